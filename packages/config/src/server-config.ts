@@ -1,0 +1,137 @@
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import path from 'node:path';
+import { RmsError } from '@openrms/domain';
+
+/** The only place that reads the process environment: everything else gets values from here. */
+export type Env = Readonly<Record<string, string | undefined>>;
+
+export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+export const DEFAULT_LISTEN = { host: '127.0.0.1', port: 8080 } as const;
+
+export interface ListenAddress {
+  host: string;
+  port: number;
+}
+
+export interface TlsFiles {
+  cert: Buffer;
+  key: Buffer;
+}
+
+export interface ServerConfig {
+  databaseUrl: string;
+  listen: ListenAddress;
+  keyPassword: string;
+  maxBodyBytes: number;
+  tls?: TlsFiles;
+  serverName: string;
+  logLevel: string;
+}
+
+export interface ServerFlags {
+  database?: string;
+  listen?: string;
+  keyPasswordEnv?: string;
+  maxBodyBytes?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  serverName?: string;
+}
+
+/** Reads a secret from the environment variable the operator named; secrets never come from argv. */
+export function readSecretEnv(varName: string | undefined, what: string, env: Env = process.env): string {
+  if (!varName) throw new RmsError('InvalidInput', `name the environment variable that holds the ${what}`);
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(varName)) {
+    throw new RmsError('InvalidInput', `"${varName}" is not an environment variable name (the ${what} is read from it)`);
+  }
+  const v = env[varName];
+  if (v === undefined || v === '') {
+    throw new RmsError('InvalidInput', `environment variable ${varName} (the ${what}) is not set`);
+  }
+  return v;
+}
+
+export function parseListen(s: string): ListenAddress {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s]+)):(\d{1,5})$/.exec(s.trim());
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || !(port >= 0 && port <= 65535)) {
+    throw new RmsError('InvalidInput', `--listen must be HOST:PORT (e.g. 127.0.0.1:8080), got "${s}"`);
+  }
+  return { host: (m[1] ?? m[2])!, port };
+}
+
+export function parseByteSize(s: string, what: string): number {
+  const m = /^(\d+)\s*(b|k|kb|kib|m|mb|mib)?$/i.exec(s.trim());
+  if (!m) throw new RmsError('InvalidInput', `${what} must be a size like 1048576, 512k or 4m, got "${s}"`);
+  const unit = (m[2] ?? 'b').toLowerCase();
+  const mult = unit.startsWith('k') ? 1024 : unit.startsWith('m') ? 1024 * 1024 : 1;
+  const n = Number(m[1]) * mult;
+  if (n < 1024 || n > 64 * 1024 * 1024) throw new RmsError('InvalidInput', `${what} must be between 1 KiB and 64 MiB`);
+  return n;
+}
+
+function readFileFor(p: string, what: string): Buffer {
+  try {
+    return readFileSync(p);
+  } catch (e) {
+    throw new RmsError('InvalidInput', `cannot read the ${what} file ${p}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
+}
+
+/** Flags win over environment variables (RMS_*), which win over defaults. */
+export function loadServerConfig(flags: ServerFlags, env: Env = process.env): ServerConfig {
+  const databaseUrl = flags.database ?? env.RMS_DATABASE_URL;
+  if (!databaseUrl) throw new RmsError('InvalidInput', '--database URL is required (or set RMS_DATABASE_URL)');
+  const listenText = flags.listen ?? env.RMS_LISTEN;
+  const listen = listenText ? parseListen(listenText) : { ...DEFAULT_LISTEN };
+  const keyPassword = readSecretEnv(flags.keyPasswordEnv ?? 'RMS_KEY_PASSWORD', 'cluster key password', env);
+  const bodyText = flags.maxBodyBytes ?? env.RMS_MAX_BODY_BYTES;
+  const maxBodyBytes = bodyText ? parseByteSize(bodyText, 'the maximum request body size') : DEFAULT_MAX_BODY_BYTES;
+  const certPath = flags.tlsCert ?? env.RMS_TLS_CERT;
+  const keyPath = flags.tlsKey ?? env.RMS_TLS_KEY;
+  if (Boolean(certPath) !== Boolean(keyPath)) {
+    throw new RmsError('InvalidInput', 'TLS needs both a certificate and a key (--tls-cert and --tls-key)');
+  }
+  const tls = certPath && keyPath ? { cert: readFileFor(certPath, 'TLS certificate'), key: readFileFor(keyPath, 'TLS key') } : undefined;
+  return {
+    databaseUrl,
+    listen,
+    keyPassword,
+    maxBodyBytes,
+    ...(tls ? { tls } : {}),
+    serverName: flags.serverName ?? env.RMS_SERVER_NAME ?? hostname(),
+    logLevel: env.RMS_LOG_LEVEL ?? 'info',
+  };
+}
+
+export interface EmbeddedDefaults {
+  dataDir: string;
+  databaseUrl: string;
+  credentialsFile: string;
+  listen: ListenAddress;
+  clusterUrl: string;
+}
+
+/** What `pnpm start` uses: a SQLite file and a credentials file under ./data, or RMS_DATA_DIR. */
+export function embeddedDefaults(cwd: string = process.cwd(), env: Env = process.env): EmbeddedDefaults {
+  const dataDir = path.resolve(cwd, env.RMS_DATA_DIR ?? 'data');
+  const listen = env.RMS_LISTEN ? parseListen(env.RMS_LISTEN) : { ...DEFAULT_LISTEN };
+  const host = listen.host.includes(':') ? `[${listen.host}]` : listen.host === '0.0.0.0' ? 'localhost' : listen.host;
+  return {
+    dataDir,
+    databaseUrl: `sqlite:${path.join(dataDir, 'openrms.db')}`,
+    credentialsFile: path.join(dataDir, 'credentials.json'),
+    listen,
+    clusterUrl: env.RMS_CLUSTER_URL ?? `http://${host}:${listen.port}/_wmcs`,
+  };
+}
+
+export function logLevelFromEnv(env: Env = process.env): string {
+  return env.RMS_LOG_LEVEL ?? 'info';
+}
+
+/** Reads a small text file an operator pointed at (a PEM key, say), with a one-line error. */
+export function readTextFile(p: string, what: string): string {
+  return readFileFor(p, what).toString('utf8');
+}

@@ -1,0 +1,6 @@
+export * from './rms-error';
+export * from './clock';
+export * from './version-data';
+export * from './ids';
+export * from './cluster';
+export * from './access';

@@ -1,0 +1,70 @@
+/**
+ * The closed set of failure codes. Protocol-facing codes are named after the .NET exception the
+ * RMS protocols put at the start of a faultstring; each edge (SOAP, admin HTTP, CLI, worker) maps
+ * these codes in one table of its own.
+ */
+export const RMS_ERROR_CODES = [
+  // protocol: common
+  'MalformedDataVersion',
+  'UnsupportedDataVersion',
+  'ArgumentNull',
+  'Argument',
+  'InvalidOperation',
+  'UnauthorizedAccess',
+  'ClusterDecommissioned',
+  'UnsupportedCryptographicSet',
+  'UnspecifiedError',
+  'DrmsArgument',
+  // protocol: certification
+  'VerifyMachineCertificateChainFailed',
+  'BlackBoxIsInvalid',
+  'VerifyEmailAddressFailed',
+  'AdEntrySearchFailed',
+  // protocol: licensing and publishing
+  'InvalidPersonaCertSignature',
+  'InvalidPersonaCertTime',
+  'UntrustedPersonaCert',
+  'DrmacIsExcluded',
+  'UnexpectedPersonaCert',
+  'CredentialCreationTime',
+  'InvalidRightsLabelSignature',
+  'IssuanceLicenseIsNotWithinValidTimeRange',
+  'RightsLabelNoMatchingIssuedPrincipal',
+  'NoRightsForRequestedPrincipal',
+  'OnlinePublishingDisabled',
+  'UnsignedIssuanceLicenseNoMatchingIssuedPrincipal',
+  'InvalidOfficialRightsTemplate',
+  'CryptoUnsupportedSymKey',
+  'EnablingBitsHashDoesNotMatch',
+  // transport-level (mapped to HTTP statuses or SOAP client faults)
+  'MalformedRequest',
+  'RequestTooLarge',
+  'UnknownOperation',
+  'AuthenticationRequired',
+  'AccessDenied',
+  // operations (CLI, admin API, start-up)
+  'NotFound',
+  'AlreadyExists',
+  'InvalidInput',
+  'KeyPasswordInvalid',
+  'NotProvisioned',
+  'ChainInvalid',
+  'Unavailable',
+] as const;
+
+export type RmsErrorCode = (typeof RMS_ERROR_CODES)[number];
+
+export class RmsError extends Error {
+  override readonly name = 'RmsError';
+  constructor(
+    readonly code: RmsErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export function isRmsError(e: unknown, code?: RmsErrorCode): e is RmsError {
+  return e instanceof RmsError && (code === undefined || e.code === code);
+}

@@ -1,0 +1,257 @@
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import {
+  BUILTIN_GROUPS,
+  type Clock,
+  type ClusterIdentity,
+  type DaclEntryRule,
+  type DaclRight,
+  evaluateAccess,
+  type AccessDecision,
+  RmsError,
+  systemClock,
+  newId,
+} from '@openrms/domain';
+import { ClusterKey } from '@openrms/keys';
+import type { Store } from '@openrms/store';
+import { type CertificateInfo, publicKeysEqual, verifyChain } from '@openrms/xrml';
+import { VerifiedPasswordCache, verifyPassword } from './passwords';
+import { SERVER_TO_SERVER_TYPES, type ServiceType, isServiceType, serviceLocation } from './service-locations';
+import { SETTINGS } from './settings';
+
+export interface AuthenticatedPrincipal {
+  id: string;
+  name: string;
+  email: string;
+  /** The principal itself, every group it belongs to (transitively) and the implicit groups. */
+  principalIds: ReadonlySet<string>;
+}
+
+export interface ServerInfoRequest {
+  type: string;
+  additionalInfo?: string;
+}
+
+export interface ServiceLocationAnswer {
+  type: ServiceType;
+  url: string | null;
+}
+
+export type ServerInfoAnswer =
+  | { type: 'VersionInfo'; additionalInfo: string; version: string }
+  | { type: 'ServerFeatureInfo'; additionalInfo: string; features: { name: string; value: string }[] }
+  | { type: 'ServerLicensorCertificate'; additionalInfo: string; chain: string[] }
+  | { type: 'ServiceLocations'; additionalInfo: string; locations: ServiceLocationAnswer[] };
+
+/** The version GetServerInfo reports; 6.1.0.0 and above tells clients to read features rather than guess. */
+export const SERVER_PRODUCT_VERSION = '6.1.0.0';
+
+export interface ClusterRuntimeOptions {
+  store: Store;
+  keyPassword: string;
+  clock?: Clock;
+  serverName: string;
+  /** How often DACLs and the active SLC chain are re-read from the shared database. */
+  refreshMs?: number;
+}
+
+interface LoadedState {
+  cluster: ClusterIdentity;
+  chain: string[];
+  leaf: CertificateInfo;
+  trustedRootKeys: KeyObject[];
+  dacl: DaclEntryRule[];
+  implicitGroups: { authenticated: string; everyone: string };
+  certificationBase: string;
+}
+
+/**
+ * Everything one cluster member needs to answer requests: the unwrapped cluster key, the active SLC
+ * chain, the DACLs. Built once at start-up (a wrong key password fails here, before listening) and
+ * refreshed from the shared database so every member converges on changes within seconds.
+ */
+export class ClusterRuntime {
+  readonly #key: ClusterKey;
+  #state: LoadedState;
+  #timer: NodeJS.Timeout | undefined;
+  readonly #passwords = new VerifiedPasswordCache();
+  readonly serverId: string;
+
+  private constructor(
+    private readonly store: Store,
+    key: ClusterKey,
+    state: LoadedState,
+    private readonly clock: Clock,
+    serverId: string,
+  ) {
+    this.#key = key;
+    this.#state = state;
+    this.serverId = serverId;
+  }
+
+  static async open(opts: ClusterRuntimeOptions): Promise<ClusterRuntime> {
+    const clock = opts.clock ?? systemClock;
+    const cluster = await opts.store.clusters.get();
+    const keyRow = await opts.store.keys.getActive(cluster.id, 'cluster');
+    const key = ClusterKey.unwrap(keyRow.wrappedPrivateKey, opts.keyPassword);
+    const state = await loadState(opts.store, key, clock);
+    const servers = await opts.store.servers.list(cluster.id);
+    const me = servers.find((s) => s.name === opts.serverName);
+    const serverId = me?.id ?? newId();
+    await opts.store.servers.upsert({
+      id: serverId,
+      clusterId: cluster.id,
+      name: opts.serverName,
+      url: cluster.url,
+      serviceAccount: me?.serviceAccount ?? null,
+      joinedAt: me?.joinedAt ?? clock.now(),
+    });
+    await opts.store.servers.heartbeat(serverId, clock.now());
+    const rt = new ClusterRuntime(opts.store, key, state, clock, serverId);
+    if (opts.refreshMs !== 0) rt.#startRefresh(opts.refreshMs ?? 5000);
+    return rt;
+  }
+
+  #startRefresh(ms: number): void {
+    this.#timer = setInterval(() => {
+      this.refresh().catch(() => {
+        // A database hiccup keeps the last good state; /readyz reports the database separately.
+      });
+    }, ms);
+    this.#timer.unref();
+  }
+
+  async refresh(): Promise<void> {
+    this.#state = await loadState(this.store, this.#key, this.clock);
+    await this.store.servers.heartbeat(this.serverId, this.clock.now());
+  }
+
+  close(): void {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  get cluster(): ClusterIdentity {
+    return this.#state.cluster;
+  }
+
+  get slc(): CertificateInfo {
+    return this.#state.leaf;
+  }
+
+  getLicensorCertificate(): string[] {
+    if (this.#state.leaf.validUntil && this.#state.leaf.validUntil <= this.clock.now()) {
+      throw new RmsError('UnspecifiedError', 'the server licensor certificate has expired');
+    }
+    return [...this.#state.chain];
+  }
+
+  async authenticate(name: string, password: string): Promise<AuthenticatedPrincipal | undefined> {
+    const p = await this.store.principals.findByName(name);
+    if (!p || p.kind !== 'user' || p.disabled || !p.passwordHash) return undefined;
+    const nowMs = this.clock.now().getTime();
+    if (!this.#passwords.has(p.name, password, p.passwordHash, nowMs)) {
+      if (!(await verifyPassword(password, p.passwordHash))) return undefined;
+      this.#passwords.add(p.name, password, p.passwordHash, nowMs);
+    }
+    const groups = await this.store.principals.groupsOf(p.id);
+    const ids = new Set<string>([p.id, ...groups.map((g) => g.id)]);
+    ids.add(this.#state.implicitGroups.authenticated);
+    ids.add(this.#state.implicitGroups.everyone);
+    return { id: p.id, name: p.name, email: p.email ?? '', principalIds: ids };
+  }
+
+  checkAccess(endpoint: string, principal: AuthenticatedPrincipal | undefined, right: DaclRight): AccessDecision {
+    const ids = principal?.principalIds ?? new Set([this.#state.implicitGroups.everyone]);
+    return evaluateAccess(this.#state.dacl, endpoint, ids, right);
+  }
+
+  getServerInfo(requests: ServerInfoRequest[]): ServerInfoAnswer[] {
+    return requests.map((r) => {
+      const additionalInfo = r.additionalInfo ?? '';
+      switch (r.type) {
+        case 'VersionInfo':
+          return { type: 'VersionInfo', additionalInfo, version: SERVER_PRODUCT_VERSION };
+        case 'ServerFeatureInfo':
+          return { type: 'ServerFeatureInfo', additionalInfo, features: this.#features() };
+        case 'ServerLicensorCertificate':
+          return { type: 'ServerLicensorCertificate', additionalInfo, chain: this.getLicensorCertificate() };
+        case 'ServiceLocations':
+          return { type: 'ServiceLocations', additionalInfo, locations: this.findServiceLocations([...SERVER_TO_SERVER_TYPES], 'server') };
+        default:
+          throw new RmsError('InvalidOperation', `unknown ServerInfoType "${r.type}"`);
+      }
+    });
+  }
+
+  #features(): { name: string; value: string }[] {
+    const c = this.#state.cluster;
+    return [
+      { name: 'GroupExpansionWebService', value: 'false' },
+      { name: 'ActiveDirectoryServicesRemoting', value: 'false' },
+      { name: 'FederatedServicesEnabled', value: '0' },
+      { name: 'CryptoMode', value: '2' },
+      { name: 'ServerCertificationSharedIdentity', value: 'false' },
+      { name: 'MultiForestAcquirePreLicense', value: 'false' },
+      // Lets a load balancer or an operator tell members of different clusters apart.
+      { name: 'OpenRMS-ClusterId', value: c.id },
+      { name: 'OpenRMS-ClusterKind', value: c.kind },
+    ];
+  }
+
+  /**
+   * `user` mode (FindServiceLocationsForUser) answers null for unknown services; `server` mode
+   * (FindServiceLocations) answers an empty string and accepts only the server-to-server types.
+   */
+  findServiceLocations(types: string[], mode: 'user' | 'server'): ServiceLocationAnswer[] {
+    if (mode === 'server' && types.length === 0) {
+      throw new RmsError('ArgumentNull', 'ServiceNames must name at least one service');
+    }
+    return types.map((t) => {
+      if (!isServiceType(t) || (mode === 'server' && !SERVER_TO_SERVER_TYPES.includes(t))) {
+        throw new RmsError('InvalidOperation', `"${t}" is not a ServiceType this operation accepts`);
+      }
+      const url = serviceLocation(this.#state.cluster, this.#state.certificationBase, t);
+      return { type: t, url: url ?? (mode === 'server' ? '' : null) };
+    });
+  }
+
+  async readiness(): Promise<{ ok: boolean; checks: Record<string, string> }> {
+    const checks: Record<string, string> = { key: 'ok' };
+    try {
+      await this.store.ping();
+      checks.database = 'ok';
+    } catch {
+      checks.database = 'unreachable';
+    }
+    const until = this.#state.leaf.validUntil;
+    checks.slc = until && until <= this.clock.now() ? 'expired' : 'ok';
+    return { ok: Object.values(checks).every((v) => v === 'ok'), checks };
+  }
+}
+
+async function loadState(store: Store, key: ClusterKey, clock: Clock): Promise<LoadedState> {
+  const c = await store.clusters.get();
+  const cluster: ClusterIdentity = { id: c.id, kind: c.kind, name: c.name, url: c.url };
+  const chainRow = await store.slcChains.getActive(c.id);
+  const rootPem = await store.settings.get(SETTINGS.trustedRootKeyPem);
+  if (typeof rootPem !== 'string') throw new RmsError('NotProvisioned', 'the cluster has no trusted root key recorded');
+  const trustedRootKeys = [createPublicKey(rootPem)];
+  // Checked at every load: a chain that no longer verifies must never be served.
+  const infos = verifyChain(chainRow.chain, { trustedRootKeys, now: clock.now() });
+  const leaf = infos[0]!;
+  if (!publicKeysEqual(leaf.principal.publicKey, key.publicKey)) {
+    throw new RmsError('ChainInvalid', 'the active SLC does not certify this cluster key');
+  }
+  const groups = await Promise.all([BUILTIN_GROUPS.authenticatedUsers, BUILTIN_GROUPS.everyone].map((n) => store.principals.getByName(n)));
+  const rows = await store.dacl.list();
+  const rootUrl = await store.settings.get(SETTINGS.rootClusterUrl);
+  return {
+    cluster,
+    chain: chainRow.chain,
+    leaf,
+    trustedRootKeys,
+    dacl: rows.map((r) => ({ endpoint: r.endpoint, principalId: r.principalId, right: r.right, effect: r.effect })),
+    implicitGroups: { authenticated: groups[0]!.id, everyone: groups[1]!.id },
+    certificationBase: typeof rootUrl === 'string' ? rootUrl : cluster.url,
+  };
+}
