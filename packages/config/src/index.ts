@@ -1,1 +1,2 @@
 export * from './server-config';
+export * from './embedded-credentials';

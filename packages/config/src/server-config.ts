@@ -33,6 +33,8 @@ export interface ServerFlags {
   database?: string;
   listen?: string;
   keyPasswordEnv?: string;
+  /** An already-resolved key password (the embedded default reads it from its credentials file). */
+  keyPassword?: string;
   maxBodyBytes?: string;
   tlsCert?: string;
   tlsKey?: string;
@@ -85,7 +87,7 @@ export function loadServerConfig(flags: ServerFlags, env: Env = process.env): Se
   if (!databaseUrl) throw new RmsError('InvalidInput', '--database URL is required (or set RMS_DATABASE_URL)');
   const listenText = flags.listen ?? env.RMS_LISTEN;
   const listen = listenText ? parseListen(listenText) : { ...DEFAULT_LISTEN };
-  const keyPassword = readSecretEnv(flags.keyPasswordEnv ?? 'RMS_KEY_PASSWORD', 'cluster key password', env);
+  const keyPassword = flags.keyPassword ?? readSecretEnv(flags.keyPasswordEnv ?? 'RMS_KEY_PASSWORD', 'cluster key password', env);
   const bodyText = flags.maxBodyBytes ?? env.RMS_MAX_BODY_BYTES;
   const maxBodyBytes = bodyText ? parseByteSize(bodyText, 'the maximum request body size') : DEFAULT_MAX_BODY_BYTES;
   const certPath = flags.tlsCert ?? env.RMS_TLS_CERT;

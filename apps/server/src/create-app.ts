@@ -1,0 +1,147 @@
+import { randomUUID } from 'node:crypto';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import type { Logger } from 'pino';
+import { endpointPath, type DaclRight, RmsError } from '@openrms/domain';
+import type { AuthenticatedPrincipal, ClusterRuntime } from '@openrms/issuance';
+import { buildSoapFault, type ServiceDescription, type SoapEndpoint, wsdlForRequest } from '@openrms/soap';
+import { parseBasicAuth } from './basic-auth';
+
+export interface SoapRoute {
+  /** Path under /_wmcs, e.g. /certification/server.asmx. */
+  path: string;
+  service: ServiceDescription;
+  endpoint: SoapEndpoint<RequestContext>;
+}
+
+export interface RequestContext {
+  requestId: string;
+  principal: AuthenticatedPrincipal;
+}
+
+export interface AppDeps {
+  runtime: ClusterRuntime;
+  routes: SoapRoute[];
+  maxBodyBytes: number;
+  logger: Logger;
+}
+
+const AUTH_CHALLENGE = 'Basic realm="OpenRMS", charset="UTF-8"';
+
+function soapVersionOf(req: Request): '1.1' | '1.2' {
+  return /application\/soap\+xml/i.test(req.get('content-type') ?? '') ? '1.2' : '1.1';
+}
+
+function serviceHtml(service: ServiceDescription, path: string): string {
+  const esc = (s: string) => s.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
+  const ops = [...service.operations.keys()].map((o) => `<li>${esc(o)}</li>`).join('');
+  return `<!doctype html><html><head><meta charset="utf-8"><title>${esc(service.name)}</title></head><body><h1>${esc(service.name)}</h1><p>Operations:</p><ul>${ops}</ul><p><a href="${esc(path)}?wsdl">Service description (WSDL)</a></p></body></html>`;
+}
+
+/**
+ * The HTTP edge: case-insensitive .asmx paths, raw bodies with a size cap, HTTP Basic
+ * authentication, the endpoint's DACL, then the SOAP layer. Wiring only: rules live in the packages.
+ */
+export function createApp(deps: AppDeps): express.Express {
+  const { runtime, logger } = deps;
+  const routes = new Map(deps.routes.map((r) => [endpointPath(r.path), r]));
+  const app = express();
+  app.disable('x-powered-by');
+  app.disable('etag');
+
+  app.use((req, res, next) => {
+    const requestId = randomUUID();
+    res.locals.requestId = requestId;
+    res.setHeader('X-Request-Id', requestId);
+    next();
+  });
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+
+  app.get('/readyz', async (_req, res) => {
+    const r = await runtime.readiness();
+    res.status(r.ok ? 200 : 503).json({
+      status: r.ok ? 'ready' : 'not ready',
+      cluster: { id: runtime.cluster.id, kind: runtime.cluster.kind, url: runtime.cluster.url },
+      server: runtime.serverId,
+      checks: r.checks,
+    });
+  });
+
+  const rawBody = express.raw({ type: () => true, limit: deps.maxBodyBytes });
+
+  app.use('/_wmcs', async (req: Request, res: Response, next: NextFunction) => {
+    const route = routes.get(endpointPath(req.path));
+    if (!route) return next();
+    const full = `/_wmcs${req.path}`;
+    if (req.method === 'GET' || req.method === 'HEAD') {
+      const wantsWsdl = Object.keys(req.query as object).some((k) => k.toLowerCase() === 'wsdl');
+      const self = `${req.protocol}://${req.get('host') ?? 'localhost'}${full}`;
+      if (wantsWsdl) {
+        res.type('text/xml; charset=utf-8').send(wsdlForRequest(route.service, self));
+      } else {
+        res.type('text/html; charset=utf-8').send(serviceHtml(route.service, full));
+      }
+      return;
+    }
+    if (req.method !== 'POST') {
+      res.set('Allow', 'GET, HEAD, POST').status(405).type('text/plain').send('method not allowed');
+      return;
+    }
+    const credentials = parseBasicAuth(req.get('authorization'));
+    const principal = credentials ? await runtime.authenticate(credentials.name, credentials.password) : undefined;
+    if (!principal) {
+      // Drain nothing: the body is not read for unauthenticated callers.
+      res.set('WWW-Authenticate', AUTH_CHALLENGE).set('Connection', 'close').status(401).type('text/plain').send('authentication required');
+      return;
+    }
+    const wanted: DaclRight = 'Execute';
+    if (!runtime.checkAccess(full, principal, wanted).allowed) {
+      logger.warn({ requestId: res.locals.requestId, user: principal.name, endpoint: full }, 'access denied by DACL');
+      const f = buildSoapFault(
+        soapVersionOf(req),
+        new RmsError('AccessDenied', `access to ${full} is denied for ${principal.name}`),
+        { correlationId: res.locals.requestId as string },
+      );
+      res.set('Connection', 'close').status(403).type(f.contentType).send(f.body);
+      return;
+    }
+    rawBody(req, res, async (err?: unknown) => {
+      if (err) return next(err);
+      const started = process.hrtime.bigint();
+      const requestId = res.locals.requestId as string;
+      const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      const out = await route.endpoint(
+        { body, contentType: req.get('content-type'), soapActionHeader: req.get('soapaction'), correlationId: requestId },
+        { requestId, principal },
+      );
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      logger.debug({ requestId, user: principal.name, operation: out.operation, fault: out.fault, ms }, 'soap request');
+      res.status(out.status).type(out.contentType).send(out.body);
+    });
+  });
+
+  app.use((_req, res) => {
+    res.status(404).type('text/plain').send('not found');
+  });
+
+  // Errors from body parsing (size, aborted streams) and anything unexpected: never a stack trace.
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const e = err as { type?: string; status?: number };
+    const requestId = res.locals.requestId as string;
+    if (e?.type === 'entity.too.large' || e?.status === 413) {
+      res.set('Connection', 'close').status(413).type('text/plain').send(`request body larger than ${deps.maxBodyBytes} bytes`);
+      return;
+    }
+    if (e?.status && e.status >= 400 && e.status < 500) {
+      res.status(e.status).type('text/plain').send('bad request');
+      return;
+    }
+    logger.error({ requestId, err }, 'unexpected error');
+    const f = buildSoapFault(soapVersionOf(req), err, { correlationId: requestId });
+    res.status(f.status).type(f.contentType).send(f.body);
+  });
+
+  return app;
+}

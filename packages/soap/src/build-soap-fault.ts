@@ -1,0 +1,159 @@
+import { randomUUID } from 'node:crypto';
+import { isRmsError, type RmsErrorCode } from '@openrms/domain';
+import { envelopeNamespace, NS, soapContentType, type SoapVersion } from './namespaces';
+import { SoapProtocolError, type SoapProtocolFaultCode } from './soap-protocol-error';
+import { escapeXmlAttribute, escapeXmlText } from './xml-writer';
+
+export interface FaultMapping {
+  /** The .NET exception name put at the start of faultstring, where clients look for it. */
+  readonly exceptionName: string;
+  /** 'client' faults are the sender's fault (soap:Client / soap:Sender); MS-RMPR wants Server for the rest. */
+  readonly side: 'client' | 'server';
+  /** The message is internal: the fault carries only the correlation id. */
+  readonly withheld?: true;
+}
+
+const DRM = 'Microsoft.DigitalRightsManagement';
+const UNSPECIFIED = `${DRM}.Utilities.UnspecifiedErrorException`;
+const server = (exceptionName: string): FaultMapping => ({ exceptionName, side: 'server' });
+const client = (exceptionName: string): FaultMapping => ({ exceptionName, side: 'client' });
+const withheld: FaultMapping = { exceptionName: UNSPECIFIED, side: 'server', withheld: true };
+
+/**
+ * The one mapping from domain error codes to SOAP faults (PROTOCOL.md section 3). Typed as a
+ * total record so that a code added to the domain list fails the build until it is mapped here.
+ */
+export const SOAP_FAULT_TABLE: Readonly<Record<RmsErrorCode, FaultMapping>> = {
+  MalformedDataVersion: server(`${DRM}.Core.MalformedDataVersionException`),
+  UnsupportedDataVersion: server(`${DRM}.Core.UnsupportedDataVersionException`),
+  ArgumentNull: server('System.ArgumentNullException'),
+  Argument: server('System.ArgumentException'),
+  InvalidOperation: server('System.InvalidOperationException'),
+  UnauthorizedAccess: server('System.UnauthorizedAccessException'),
+  ClusterDecommissioned: server('Microsoft.RightsManagementServices.ClusterDecommissionedException'),
+  UnsupportedCryptographicSet: server(`${DRM}.Cryptography.UnsupportedCryptographicSetException`),
+  UnspecifiedError: withheld,
+  DrmsArgument: server(`${DRM}.Core.DRMSArgumentException`),
+  VerifyMachineCertificateChainFailed: server(`${DRM}.Core.VerifyMachineCertificateChainFailedException`),
+  BlackBoxIsInvalid: server(`${DRM}.Licensing.BlackBoxIsInvalidException`),
+  VerifyEmailAddressFailed: server(`${DRM}.Core.VerifyEmailAddressFailedException`),
+  AdEntrySearchFailed: server(`${DRM}.Utilities.ADEntrySearchFailedException`),
+  InvalidPersonaCertSignature: server(`${DRM}.Licensing.InvalidPersonaCertSignatureException`),
+  InvalidPersonaCertTime: server(`${DRM}.Licensing.InvalidPersonaCertTimeException`),
+  UntrustedPersonaCert: server(`${DRM}.Licensing.UntrustedPersonaCertException`),
+  DrmacIsExcluded: server(`${DRM}.Licensing.DrmacIsExcludedException`),
+  UnexpectedPersonaCert: server(`${DRM}.Licensing.UnexpectedPersonaCertException`),
+  CredentialCreationTime: server(`${DRM}.Licensing.CredentialCreationTimeException`),
+  InvalidRightsLabelSignature: server(`${DRM}.Licensing.InvalidRightsLabelSignatureException`),
+  IssuanceLicenseIsNotWithinValidTimeRange: server(`${DRM}.Licensing.IssuanceLicenseIsNotWithinValidTimeRangeException`),
+  RightsLabelNoMatchingIssuedPrincipal: server(`${DRM}.Licensing.RightsLabelNoMatchingIssuedPrincipalException`),
+  NoRightsForRequestedPrincipal: server(`${DRM}.Licensing.NoRightsForRequestedPrincipalException`),
+  OnlinePublishingDisabled: server(`${DRM}.Licensing.OnlinePublishingDisabledException`),
+  UnsignedIssuanceLicenseNoMatchingIssuedPrincipal: server(`${DRM}.Licensing.UnsignedIssuanceLicenseNoMatchingIssuedPrincipalException`),
+  InvalidOfficialRightsTemplate: server(`${DRM}.Licensing.InvalidOfficialRightsTemplateException`),
+  CryptoUnsupportedSymKey: server(`${DRM}.Cryptography.CryptoUnsupportedSymKeyException`),
+  // PROTOCOL.md 3.3: the spec's table uses this prefix (its prose says Microsoft.DigitalRightsManagement.).
+  EnablingBitsHashDoesNotMatch: server('Microsoft.RightsManagementServices.EnablingBitsHashDoesNotMatchException'),
+  // Transport level: what ASMX itself would have said before any RMS code ran.
+  MalformedRequest: client('System.Xml.XmlException'),
+  RequestTooLarge: client('System.Web.HttpException'),
+  UnknownOperation: client('System.Web.Services.Protocols.SoapException'),
+  AuthenticationRequired: server('System.UnauthorizedAccessException'),
+  AccessDenied: server('System.UnauthorizedAccessException'),
+  // Operational codes (CLI, admin API, start-up) describe our internals, never the client's request.
+  NotFound: withheld,
+  AlreadyExists: withheld,
+  InvalidInput: withheld,
+  KeyPasswordInvalid: withheld,
+  NotProvisioned: withheld,
+  ChainInvalid: withheld,
+  Unavailable: withheld,
+};
+
+/** The exception name a domain code is reported under. */
+export function faultNameFor(code: RmsErrorCode): string {
+  return SOAP_FAULT_TABLE[code].exceptionName;
+}
+
+export interface SoapFault {
+  status: number;
+  contentType: string;
+  body: string;
+  /** Exception name at the start of faultstring (for logs and metrics). */
+  faultName: string;
+  /** The id written into withheld faults; generated when none was given. */
+  correlationId: string;
+  /** True when the error's own message was kept out of the fault. */
+  withheld: boolean;
+}
+
+const FAULT_CODES: Record<SoapVersion, Record<SoapProtocolFaultCode | 'Server', string>> = {
+  '1.1': { Client: 'Client', Server: 'Server', VersionMismatch: 'VersionMismatch', MustUnderstand: 'MustUnderstand' },
+  '1.2': { Client: 'Sender', Server: 'Receiver', VersionMismatch: 'VersionMismatch', MustUnderstand: 'MustUnderstand' },
+};
+
+// Correlation ids may come from a client header; anything unusual is replaced rather than echoed.
+const SAFE_CORRELATION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/**
+ * Writes the fault for any thrown value. RmsError messages are written for clients and kept;
+ * anything else (and every withheld code) becomes UnspecifiedErrorException carrying only the
+ * correlation id, so no internal message or stack trace ever reaches the wire. Faults carry no
+ * VersionData header, as Windows does.
+ */
+export function buildSoapFault(soapVersion: SoapVersion, error: unknown, opts: { correlationId?: string } = {}): SoapFault {
+  const correlationId = opts.correlationId && SAFE_CORRELATION_ID.test(opts.correlationId) ? opts.correlationId : randomUUID();
+  let faultCode: SoapProtocolFaultCode | 'Server';
+  let faultName: string;
+  let message: string;
+  let isWithheld = false;
+  if (error instanceof SoapProtocolError) {
+    faultCode = error.faultCode;
+    faultName = error.exceptionName;
+    message = error.message;
+  } else if (isRmsError(error) && !SOAP_FAULT_TABLE[error.code].withheld) {
+    const mapping = SOAP_FAULT_TABLE[error.code];
+    faultCode = mapping.side === 'client' ? 'Client' : 'Server';
+    faultName = mapping.exceptionName;
+    message = error.message;
+  } else {
+    faultCode = 'Server';
+    faultName = UNSPECIFIED;
+    message = `Correlation id ${correlationId}`;
+    isWithheld = true;
+  }
+  const faultString = `${faultName}: ${message}`;
+  const env = envelopeNamespace(soapVersion);
+  const code = `soap:${FAULT_CODES[soapVersion][faultCode]}`;
+  const header = error instanceof SoapProtocolError ? protocolFaultHeader(soapVersion, error) : '';
+  const fault = soapVersion === '1.1'
+    ? `<soap:Fault><faultcode>${code}</faultcode><faultstring>${escapeXmlText(faultString)}</faultstring><detail /></soap:Fault>`
+    : `<soap:Fault><soap:Code><soap:Value>${code}</soap:Value></soap:Code><soap:Reason><soap:Text xml:lang="en">${escapeXmlText(faultString)}</soap:Text></soap:Reason></soap:Fault>`;
+  const body =
+    `<?xml version="1.0" encoding="utf-8"?>` +
+    `<soap:Envelope xmlns:soap="${env}" xmlns:xsi="${NS.xsi}" xmlns:xsd="${NS.xsd}">` +
+    `${header}<soap:Body>${fault}</soap:Body></soap:Envelope>`;
+  return { status: 500, contentType: soapContentType(soapVersion), body, faultName, correlationId, withheld: isWithheld };
+}
+
+/**
+ * SOAP 1.2 part 1 (5.4.7, 5.4.8): a VersionMismatch fault lists the envelopes we accept in an Upgrade
+ * header (understood by SOAP 1.1 receivers too), and a 1.2 MustUnderstand fault names the blocks.
+ */
+function protocolFaultHeader(soapVersion: SoapVersion, error: SoapProtocolError): string {
+  if (error.faultCode === 'VersionMismatch' && error.details.supportedEnvelopes?.length) {
+    const supported = error.details.supportedEnvelopes
+      .map((v) => `<upg:SupportedEnvelope qname="e:Envelope" xmlns:e="${envelopeNamespace(v)}" />`)
+      .join('');
+    return `<soap:Header><upg:Upgrade xmlns:upg="${NS.soap12Envelope}">${supported}</upg:Upgrade></soap:Header>`;
+  }
+  // Header blocks must be namespace-qualified; an unqualified one cannot be named by a QName here.
+  const notUnderstood = (error.details.notUnderstood ?? []).filter((q) => q.namespace);
+  if (error.faultCode === 'MustUnderstand' && soapVersion === '1.2' && notUnderstood.length > 0) {
+    const blocks = notUnderstood
+      .map((q) => `<soap:NotUnderstood qname="q:${escapeXmlAttribute(q.localName)}" xmlns:q="${escapeXmlAttribute(q.namespace!)}" />`)
+      .join('');
+    return `<soap:Header>${blocks}</soap:Header>`;
+  }
+  return '';
+}

@@ -1,0 +1,17 @@
+import type { Knex } from 'knex';
+import type { Migration } from './migrations/migration';
+import { initialSchema } from './migrations/initial-schema';
+
+/** Every migration, oldest first. Append only. */
+export const MIGRATIONS: readonly Migration[] = [initialSchema];
+
+/** The schema version this code expects: the number of migrations it knows. */
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+export const MIGRATIONS_TABLE = 'openrms_migrations';
+
+export const migrationSource: Knex.MigrationSource<Migration> = {
+  getMigrations: async () => [...MIGRATIONS],
+  getMigrationName: (m) => m.name,
+  getMigration: async (m) => ({ up: (knex: Knex) => m.up(knex), down: (knex: Knex) => m.down(knex) }),
+};
