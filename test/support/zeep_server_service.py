@@ -34,15 +34,18 @@ result = {"operations": sorted(op for op in client.service._binding._operations)
 for binding in ("ServerSoap", "ServerSoap12"):
     svc = client.bind("Server", binding)
     header = version_data(MinimumVersion="1.0.0.0", MaximumVersion="1.0.0.0")
-    chain = svc.GetLicensorCertificate(_soapheaders=[header])
+    # Operations whose output declares a header come back as {header, body}.
+    slc = svc.GetLicensorCertificate(_soapheaders=[header])
+    assert slc.header.VersionData.MaximumVersion == "1.1.0.0", slc.header
     info = svc.GetServerInfo(requests={"ServerInfoRequest": [{"Type": "VersionInfo"}, {"Type": "ServerFeatureInfo"}, {"Type": "ServiceLocations"}]})
     info_xml = "".join(etree.tostring(n, encoding="unicode") for n in info._value_1) if hasattr(info, "_value_1") else etree.tostring(info, encoding="unicode") if isinstance(info, etree._Element) else str(info)
-    locations = svc.FindServiceLocationsForUser(
+    located = svc.FindServiceLocationsForUser(
         ServiceNames={"ServiceLocationRequest": [{"Type": "CertificationService"}, {"Type": "LicensingService"}, {"Type": "ActivationService"}]},
         _soapheaders=[header],
     )
+    locations = located.body.FindServiceLocationsForUserResult.ServiceLocationResponse
     result[binding] = {
-        "chain": xml_of(chain.CertificateChain),
+        "chain": xml_of(slc.body.GetLicensorCertificateResult.CertificateChain),
         "serverInfo": info_xml,
         "locations": [{"type": l.Type, "url": l.URL} for l in locations],
     }

@@ -27,6 +27,18 @@ const MIGRATOR_CONFIG: Knex.MigratorConfig = {
 };
 
 /**
+ * knex would print to the console. Its errors are thrown to our callers anyway, so they are
+ * dropped here; warnings go through Node's warning channel, which the apps route to their log.
+ */
+const KNEX_LOG: Knex.Config['log'] = {
+  warn: (message: unknown) => process.emitWarning(String(message), 'KnexWarning'),
+  deprecate: (method: string, alternative: string) =>
+    process.emitWarning(`${method} is deprecated, use ${alternative}`, 'DeprecationWarning'),
+  error: () => undefined,
+  debug: () => undefined,
+};
+
+/**
  * The configuration database: repositories as properties, all bound to one connection pool or,
  * inside `transaction`, to one transaction.
  */
@@ -65,7 +77,7 @@ export class Store {
   /** @internal use openStore */
   static fromConfig(config: DatabaseConfig): Store {
     if (config.sqliteFile !== undefined) fs.mkdirSync(path.dirname(config.sqliteFile), { recursive: true });
-    return new Store(createKnex(config.knex), config.dialect, config.display);
+    return new Store(createKnex({ ...config.knex, log: KNEX_LOG }), config.dialect, config.display);
   }
 
   get inTransaction(): boolean {
