@@ -23,7 +23,8 @@ export async function postSoap(o: SoapCallOptions): Promise<RawResponse> {
     if (o.action !== undefined) headers.soapaction = `"${o.action}"`;
   }
   if (o.auth) headers.authorization = `Basic ${Buffer.from(`${o.auth.name}:${o.auth.password}`).toString('base64')}`;
-  const res = await fetch(o.url, { method: 'POST', headers, body: o.body });
+  const body = typeof o.body === 'string' ? o.body : new Uint8Array(o.body);
+  const res = await fetch(o.url, { method: 'POST', headers, body });
   return { status: res.status, headers: res.headers, text: await res.text() };
 }
 

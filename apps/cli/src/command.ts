@@ -23,7 +23,8 @@ export interface Command {
   /** Positional arguments, e.g. ['NAME']. */
   positionals?: string[];
   options: Record<string, OptionSpec>;
-  run(args: ParsedArgs, io: CommandIo): Promise<void>;
+  /** Resolves with the exit code when it is not 0 without being an error (e.g. a child's). */
+  run(args: ParsedArgs, io: CommandIo): Promise<void | number>;
 }
 
 export interface ParsedArgs {

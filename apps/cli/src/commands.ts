@@ -74,8 +74,7 @@ export const commands: Command[] = [
       }
       const child = spawn(process.execPath, [...process.execArgv, entry, ...pass], { stdio: 'inherit' });
       for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => child.kill(sig));
-      const code = await new Promise<number>((resolve) => child.on('exit', (c, s) => resolve(c ?? (s ? 1 : 0))));
-      if (code !== 0) process.exitCode = code;
+      return new Promise<number>((resolve) => child.on('exit', (c, s) => resolve(c ?? (s ? 1 : 0))));
     },
   },
   {

@@ -37,8 +37,7 @@ export async function main(argv: string[]): Promise<number> {
       io.out(usage(found.cmd));
       return 0;
     }
-    await found.cmd.run(args, io);
-    return 0;
+    return (await found.cmd.run(args, io)) ?? 0;
   } catch (e) {
     // One line, no stack: operators read this in scripts and logs.
     const msg = e instanceof RmsError ? e.message : `unexpected error: ${(e as Error)?.message ?? String(e)}`;

@@ -36,7 +36,10 @@ async function main(): Promise<void> {
     logger.info({ sig }, 'shutting down');
     running.close().then(
       () => process.exit(0),
-      () => process.exit(1),
+      (e: unknown) => {
+        logger.error({ err: e }, 'shutdown failed');
+        process.exit(1);
+      },
     );
   };
   process.on('SIGTERM', () => stop('SIGTERM'));

@@ -49,7 +49,14 @@ async function main(): Promise<void> {
   const logger = createLogger(config.logLevel);
   const running = await startServer(config, logger);
   process.stdout.write(`OpenRMS root cluster listening on ${running.url} (try ${running.url}/_wmcs/licensing/server.asmx?wsdl)\n`);
-  const stop = () => running.close().then(() => process.exit(0), () => process.exit(1));
+  const stop = () =>
+    running.close().then(
+      () => process.exit(0),
+      (e: unknown) => {
+        process.stderr.write(`openrms start: shutdown failed: ${(e as Error)?.message ?? String(e)}\n`);
+        process.exit(1);
+      },
+    );
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
 }

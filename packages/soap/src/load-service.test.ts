@@ -74,9 +74,12 @@ describe('wsdlForRequest', () => {
   });
 
   it('escapes what a hostile Host header could smuggle in, and refuses non-http URLs', () => {
-    const out = wsdlForRequest(svc, 'http://evil"><x/>.test/_wmcs/a.asmx');
-    expect(() => parseXmlSecurely(out)).not.toThrow();
-    expect(out).not.toContain('"><x/>');
+    expect(() => wsdlForRequest(svc, 'http://evil"><x/>.test/_wmcs/a.asmx')).toThrow(RmsError);
+    const out = wsdlForRequest(svc, `http://h.test/_wmcs/a&b'"><x/>.asmx`);
+    const defs = parseXmlSecurely(out).documentElement!;
+    expect(defs.getElementsByTagNameNS(NS.wsdlSoap11, 'address').item(0)!.getAttribute('location')).toBe(
+      "http://h.test/_wmcs/a&b'%22%3E%3Cx/%3E.asmx",
+    );
     expect(() => wsdlForRequest(svc, 'javascript:alert(1)')).toThrow(RmsError);
     expect(() => wsdlForRequest(svc, 'not a url')).toThrow(RmsError);
   });

@@ -200,10 +200,16 @@ describe('parseSoapRequest: hostile and broken input', () => {
     ['an unknown entity reference', env(`<GetLicensorCertificate xmlns="${NS_SERVER}">&nbsp;</GetLicensorCertificate>`)],
     ['a NUL character reference', env(`<GetLicensorCertificate xmlns="${NS_SERVER}">&#0;</GetLicensorCertificate>`)],
     ['a raw control character', env(`<GetLicensorCertificate xmlns="${NS_SERVER}">\u0001</GetLicensorCertificate>`)],
+    ['a lone surrogate character reference', env(`<GetLicensorCertificate xmlns="${NS_SERVER}" a="&#xD800;"/>`)],
     ['an empty body', ''],
     ['a non-XML body', 'hello'],
   ])('rejects %s as MalformedRequest', (_what, xml) => {
     expect(thrown(() => raw(xml)).code).toBe('MalformedRequest');
+  });
+
+  it('accepts characters outside the BMP, comments and CDATA', () => {
+    const inner = `<GetLicensorCertificate xmlns="${NS_SERVER}"><!-- note --><x>&#x1F600;\u{1F600}<![CDATA[<not markup>]]></x></GetLicensorCertificate>`;
+    expect(raw(env(inner)).operation.name).toBe('GetLicensorCertificate');
   });
 
   it('rejects documents nested deeper than the limit', () => {

@@ -6,7 +6,8 @@ import type { Knex } from 'knex';
  * transaction that reads and then writes fails at once with SQLITE_BUSY when another process
  * wrote in between (the busy timeout is not consulted for that case), whereas an immediate one
  * takes the write lock up front and so waits its turn under busy_timeout.
- * knex publishes no typings for its dialect classes, hence the require and the narrow shapes.
+ * knex publishes no typings for its dialect classes, hence the require and the narrow shapes;
+ * the sqlite test that runs several writer processes fails if this stops working after an upgrade.
  */
 
 interface TransactionBase {
@@ -15,9 +16,7 @@ interface TransactionBase {
 type TransactionClass = new (...args: unknown[]) => TransactionBase;
 type ClientClass = new (config: Knex.Config) => object;
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const BetterSqlite3Client = require('knex/lib/dialects/better-sqlite3') as ClientClass;
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const SqliteTransaction = require('knex/lib/dialects/sqlite3/execution/sqlite-transaction') as TransactionClass;
 
 class ImmediateTransaction extends SqliteTransaction {

@@ -11,7 +11,8 @@ import { principalQueries } from './repositories/principals-repository';
 import { requestLogQueries, type RequestLogEvent } from './repositories/request-log-repository';
 import { settingsQueries } from './repositories/settings-repository';
 import { slcChainQueries } from './repositories/slc-chains-repository';
-import { describeStoreContract } from './testing/describe-store-contract';
+import { openStore } from './store';
+import { describeStoreContract, expectRmsError } from './testing/describe-store-contract';
 
 /*
  * SQL Server cannot run on the build machine, so the DDL and the queries read on every request
@@ -177,6 +178,19 @@ describe('mssql SQL compiled offline', () => {
 
   test('every offline mssql check above ran', () => {
     expect([...compiled].sort()).toEqual([...EXPECTED_CHECKS].sort());
+  });
+});
+
+describe('mssql connection settings', () => {
+  test('tedious accepts the settings parsed from the URL and fails only at connecting', async () => {
+    // Port 1 on loopback refuses at once: reaching the connect step proves the config is valid.
+    const e = await expectRmsError(
+      openStore('mssql://sa:Secret%231@127.0.0.1:1/rms?trustServerCertificate=true&connectTimeout=3000'),
+      'Unavailable',
+    );
+    expect(e.message).toContain('Failed to connect to 127.0.0.1:1');
+    expect(e.message).toContain('mssql://sa:***@127.0.0.1:1/rms');
+    expect(e.message).not.toMatch(/Secret/);
   });
 });
 

@@ -27,11 +27,15 @@ const MIGRATOR_CONFIG: Knex.MigratorConfig = {
 };
 
 /**
- * knex would print to the console. Its errors are thrown to our callers anyway, so they are
- * dropped here; warnings go through Node's warning channel, which the apps route to their log.
+ * knex would print to the console. Its errors, and its warnings about failed connection
+ * attempts, also reach our callers as thrown errors, so they are dropped here; other warnings go
+ * through Node's warning channel, which the apps route to their log.
  */
 const KNEX_LOG: Knex.Config['log'] = {
-  warn: (message: unknown) => process.emitWarning(String(message), 'KnexWarning'),
+  warn: (message: unknown) => {
+    const text = String(message);
+    if (!text.startsWith('Acquire connection error')) process.emitWarning(text, 'KnexWarning');
+  },
   deprecate: (method: string, alternative: string) =>
     process.emitWarning(`${method} is deprecated, use ${alternative}`, 'DeprecationWarning'),
   error: () => undefined,

@@ -208,14 +208,16 @@ export class PrincipalsRepository {
   async addMember(groupId: string, memberId: string): Promise<void> {
     if (groupId === memberId) throw new RmsError('InvalidInput', 'a group cannot be a member of itself');
     const missing = { reference: `group ${groupId} or principal ${memberId} not found` };
-    await guarded(missing, () => this.db.transaction(async (t) => {
-      const found = await t('principals').select('id', 'kind').whereIn('id', [groupId, memberId]);
-      const group = found.find((r: { id: string }) => r.id === groupId);
-      if (!group) throw new RmsError('NotFound', `group ${groupId} not found`);
-      if (group.kind !== 'group') throw new RmsError('InvalidInput', `principal ${groupId} is a user, not a group`);
-      if (!found.some((r: { id: string }) => r.id === memberId)) throw new RmsError('NotFound', `principal ${memberId} not found`);
-      await insertIfAbsent(t, 'memberships', { group_id: groupId, member_id: memberId });
-    }));
+    await guarded(missing, () =>
+      this.db.transaction(async (t) => {
+        const found: { id: string; kind: string }[] = await t('principals').select('id', 'kind').whereIn('id', [groupId, memberId]);
+        const group = found.find((r) => r.id === groupId);
+        if (!group) throw new RmsError('NotFound', `group ${groupId} not found`);
+        if (group.kind !== 'group') throw new RmsError('InvalidInput', `principal ${groupId} is a user, not a group`);
+        if (!found.some((r) => r.id === memberId)) throw new RmsError('NotFound', `principal ${memberId} not found`);
+        await insertIfAbsent(t, 'memberships', { group_id: groupId, member_id: memberId });
+      }),
+    );
   }
 
   /** False when the principal was not a direct member. */

@@ -1,0 +1,35 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { checkImports } from '../scripts/check-imports';
+import { REPO } from './support/processes';
+import { tempDir } from './support/databases';
+
+describe('import rules', () => {
+  it('hold for the repository', () => {
+    expect(checkImports(REPO)).toEqual([]);
+  });
+
+  it('catch a forbidden dependency, an app importing an app, env reads and wall-clock time', () => {
+    const root = tempDir('rules');
+    const pkg = (dir: string, name: string, deps: Record<string, string>, files: Record<string, string>) => {
+      mkdirSync(path.join(root, dir, 'src'), { recursive: true });
+      writeFileSync(path.join(root, dir, 'package.json'), JSON.stringify({ name, dependencies: deps }));
+      for (const [f, text] of Object.entries(files)) writeFileSync(path.join(root, dir, 'src', f), text);
+    };
+    pkg('packages/domain', '@openrms/domain', { knex: '*' }, { 'a.ts': "import knex from 'knex';\nexport const t = Date.now();\n" });
+    pkg('packages/soap', '@openrms/soap', {}, { 'b.ts': "import { x } from '@openrms/keys';\nexport const e = process.env.X;\n" });
+    pkg('apps/cli', '@openrms/cli', { '@openrms/server': '*' }, { 'c.ts': "import '@openrms/server';\n" });
+    const rules = checkImports(root).map((v) => v.rule);
+    expect(rules).toEqual(
+      expect.arrayContaining([
+        '@openrms/domain must not depend on knex',
+        '@openrms/domain must not import knex',
+        '@openrms/domain must take time from a Clock, not Date.now()/new Date()',
+        '@openrms/soap must not import @openrms/keys',
+        'only @openrms/config reads process.env',
+        '@openrms/cli must not depend on the app @openrms/server',
+        '@openrms/cli must not import the app @openrms/server',
+      ]),
+    );
+  });
+});
