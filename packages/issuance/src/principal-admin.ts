@@ -10,7 +10,7 @@ export function isValidEmail(s: string): boolean {
   return s.length <= 254 && EMAIL_RE.test(s);
 }
 
-function checkName(name: string, what: string): void {
+export function checkPrincipalName(name: string, what: string): void {
   if (!NAME_RE.test(name)) {
     throw new RmsError('InvalidInput', `"${name}" is not a valid ${what} name (1–128 characters, no : \\ / < > ")`);
   }
@@ -38,7 +38,7 @@ export interface AddUserInput {
 }
 
 export async function addUser(databaseUrl: string, input: AddUserInput, clock: Clock = systemClock) {
-  checkName(input.name, 'user');
+  checkPrincipalName(input.name, 'user');
   if (!isValidEmail(input.email)) throw new RmsError('InvalidInput', `"${input.email}" is not a valid e-mail address`);
   const passwordHash = await hashPassword(input.password);
   return withProvisionedStore(databaseUrl, (store) =>
@@ -61,7 +61,7 @@ export async function addUser(databaseUrl: string, input: AddUserInput, clock: C
 }
 
 export async function addGroup(databaseUrl: string, input: { name: string; email?: string | undefined }, clock: Clock = systemClock) {
-  checkName(input.name, 'group');
+  checkPrincipalName(input.name, 'group');
   if (input.email !== undefined && !isValidEmail(input.email)) throw new RmsError('InvalidInput', `"${input.email}" is not a valid e-mail address`);
   return withProvisionedStore(databaseUrl, (store) =>
     store.transaction(async (tx) => {

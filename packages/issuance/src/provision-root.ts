@@ -14,15 +14,14 @@ import {
 } from '@openrms/domain';
 import { ClusterKey } from '@openrms/keys';
 import { openStore, type Store } from '@openrms/store';
-import { buildSlc, readCertificate, parseXrml, signXrml } from '@openrms/xrml';
+import { buildSlc, readCertificate, parseXrml, signXrml, SELF_ENROLLMENT_ISSUER_NAME } from '@openrms/xrml';
 import { hostname } from 'node:os';
 import { hashPassword } from './passwords';
 import { SETTINGS } from './settings';
-import { isValidEmail } from './principal-admin';
+import { checkPrincipalName, isValidEmail } from './principal-admin';
 
 export const SERVER_SKU = 'OpenRMS';
 export const SERVER_VERSION = '6.1.0.0';
-export const SELF_ENROLLMENT_ISSUER_NAME = 'OpenRMS Server Self Enrollment Service';
 
 export interface ProvisionRootInput {
   databaseUrl: string;
@@ -73,7 +72,8 @@ export async function provisionRootCluster(input: ProvisionRootInput): Promise<P
   }
   const adminEmail = input.admin.email ?? `${input.admin.name}@${new URL(clusterUrl).hostname}`;
   if (!isValidEmail(adminEmail)) throw new RmsError('InvalidInput', `"${adminEmail}" is not a valid e-mail address`);
-  if (!input.serviceAccount.trim()) throw new RmsError('InvalidInput', 'the service account name is empty');
+  checkPrincipalName(input.admin.name, 'administrator');
+  checkPrincipalName(input.serviceAccount, 'service account');
   const revocation = parseRevocationKeys(input.revocation);
   const adminHash = await hashPassword(input.admin.password);
   // Generate and wrap before touching the database: these are the slow steps and may throw.
