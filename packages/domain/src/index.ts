@@ -4,3 +4,4 @@ export * from './version-data';
 export * from './ids';
 export * from './cluster';
 export * from './access';
+export * from './server-info';

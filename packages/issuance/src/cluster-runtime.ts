@@ -8,6 +8,9 @@ import {
   evaluateAccess,
   type AccessDecision,
   RmsError,
+  type ServerInfoAnswer,
+  type ServerInfoRequest,
+  type ServiceLocationAnswer,
   systemClock,
   newId,
 } from '@openrms/domain';
@@ -15,7 +18,7 @@ import { ClusterKey } from '@openrms/keys';
 import type { Store } from '@openrms/store';
 import { type CertificateInfo, publicKeysEqual, verifyChain } from '@openrms/xrml';
 import { VerifiedPasswordCache, verifyPassword } from './passwords';
-import { SERVER_TO_SERVER_TYPES, type ServiceType, isServiceType, serviceLocation } from './service-locations';
+import { SERVER_TO_SERVER_TYPES, isServiceType, serviceLocation } from './service-locations';
 import { SETTINGS } from './settings';
 
 export interface AuthenticatedPrincipal {
@@ -25,22 +28,6 @@ export interface AuthenticatedPrincipal {
   /** The principal itself, every group it belongs to (transitively) and the implicit groups. */
   principalIds: ReadonlySet<string>;
 }
-
-export interface ServerInfoRequest {
-  type: string;
-  additionalInfo?: string;
-}
-
-export interface ServiceLocationAnswer {
-  type: ServiceType;
-  url: string | null;
-}
-
-export type ServerInfoAnswer =
-  | { type: 'VersionInfo'; additionalInfo: string; version: string }
-  | { type: 'ServerFeatureInfo'; additionalInfo: string; features: { name: string; value: string }[] }
-  | { type: 'ServerLicensorCertificate'; additionalInfo: string; chain: string[] }
-  | { type: 'ServiceLocations'; additionalInfo: string; locations: ServiceLocationAnswer[] };
 
 /** The version GetServerInfo reports; 6.1.0.0 and above tells clients to read features rather than guess. */
 export const SERVER_PRODUCT_VERSION = '6.1.0.0';

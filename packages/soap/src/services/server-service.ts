@@ -1,24 +1,13 @@
-import { RmsError } from '@openrms/domain';
+import { RmsError, type ServerInfoAnswer, type ServerInfoRequest, type ServiceLocationAnswer } from '@openrms/domain';
 import { childElement, childElements, childText, isNil } from '../certificate-nodes';
 import type { SoapHandler } from '../create-soap-endpoint';
 import type { SoapRequest } from '../parse-soap-request';
 import { XmlWriter } from '../xml-writer';
 
-export interface ServiceLocationAnswer {
-  type: string;
-  url: string | null;
-}
-
-export type ServerInfoAnswer =
-  | { type: 'VersionInfo'; additionalInfo: string; version: string }
-  | { type: 'ServerFeatureInfo'; additionalInfo: string; features: { name: string; value: string }[] }
-  | { type: 'ServerLicensorCertificate'; additionalInfo: string; chain: string[] }
-  | { type: 'ServiceLocations'; additionalInfo: string; locations: ServiceLocationAnswer[] };
-
 /** What the Server service needs from the cluster: a narrow port, so this adapter knows no issuance code. */
 export interface ServerServicePort {
   getLicensorCertificate(): string[];
-  getServerInfo(requests: { type: string; additionalInfo?: string }[]): ServerInfoAnswer[];
+  getServerInfo(requests: ServerInfoRequest[]): ServerInfoAnswer[];
   findServiceLocations(types: string[], mode: 'user' | 'server'): ServiceLocationAnswer[];
 }
 
@@ -49,7 +38,7 @@ function writeLocations(locations: ServiceLocationAnswer[]): XmlWriter {
   return w;
 }
 
-function serverInfoRequests(req: SoapRequest): { type: string; additionalInfo?: string }[] {
+function serverInfoRequests(req: SoapRequest): ServerInfoRequest[] {
   const arr = childElement(req.bodyElement, 'requests');
   if (!arr || isNil(arr)) throw new RmsError('ArgumentNull', 'requests is null');
   return childElements(arr, 'ServerInfoRequest')
