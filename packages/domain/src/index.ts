@@ -5,3 +5,4 @@ export * from './ids';
 export * from './cluster';
 export * from './access';
 export * from './server-info';
+export * from './rights';

@@ -62,3 +62,43 @@ describe('ClusterKey', () => {
     expect(JSON.stringify(key)).not.toContain('PRIVATE');
   });
 });
+
+describe('sealing', () => {
+  const { ContentKey, RsaKeyPair, seal } = jest.requireActual('./index') as typeof import('./index');
+  const server = RsaKeyPair.generate();
+  const user = RsaKeyPair.generate();
+
+  it('seals a content key to a public key and opens it only with the matching private key', () => {
+    const k = ContentKey.generate();
+    const blob = k.sealTo(server.publicKey);
+    expect(server.unsealContentKey(blob).equals(k)).toBe(true);
+    expect(() => user.unsealContentKey(blob)).toThrow(/sealed to another key/);
+    const tampered = Buffer.from(blob);
+    tampered[tampered.length - 20] ^= 1;
+    expect(() => server.unsealContentKey(tampered)).toThrow(/altered/);
+  });
+
+  it('binds the purpose: a sealed private key cannot be opened as a content key', () => {
+    const blob = user.sealPrivateKeyTo(server.publicKey, 'rac-private-key');
+    const opened = server.unsealKeyPair(blob, 'rac-private-key');
+    expect(opened.publicKeyPem).toBe(user.publicKeyPem);
+    expect(() => server.unsealContentKey(blob)).toThrow(/altered or sealed for another purpose/);
+    expect(() => server.unsealKeyPair(blob, 'clc-private-key')).toThrow(/another purpose/);
+    expect(() => server.unsealKeyPair(seal(server.publicKey, Buffer.from('not a key'), 'rac-private-key'), 'rac-private-key')).toThrow(/not a private key/);
+  });
+
+  it('encrypts with a content key using AES-256-GCM bound to its context', () => {
+    const k = ContentKey.generate();
+    const ct = k.encrypt(Buffer.from('secret rights data'), Buffer.from('erd'));
+    expect(k.decrypt(ct, Buffer.from('erd')).toString()).toBe('secret rights data');
+    expect(() => k.decrypt(ct, Buffer.from('other'))).toThrow(/altered/);
+    expect(() => ContentKey.generate().decrypt(ct, Buffer.from('erd'))).toThrow(/altered/);
+    expect(JSON.stringify({ k })).not.toMatch(/[A-Za-z0-9+/]{40}/);
+  });
+
+  it('wraps any key pair with a password, as the client keeps its machine key', () => {
+    const w = user.wrap('user-password', 8);
+    expect(RsaKeyPair.unwrap(w, 'user-password').publicKeyPem).toBe(user.publicKeyPem);
+    expect(() => RsaKeyPair.unwrap(w, 'nope-nope')).toThrow(/password is wrong/);
+  });
+});

@@ -10,6 +10,8 @@ import {
   KeyObject,
 } from 'node:crypto';
 import { RmsError } from '@openrms/domain';
+import { ContentKey } from './content-key';
+import { openSealed, seal, type SealPurpose } from './sealing';
 
 /** Anything that can produce an RSASSA-PKCS1-v1_5 SHA-256 signature without exposing its key. */
 export interface Signer {
@@ -40,60 +42,62 @@ function deriveKey(password: string, salt: Buffer, p: { N: number; r: number; p:
   return scryptSync(password.normalize('NFC'), salt, 32, { ...p, maxmem: SCRYPT.maxmem });
 }
 
+function unwrapPkcs8(wrapped: string, password: string | undefined, what: string): KeyObject {
+  if (!password) throw new RmsError('KeyPasswordInvalid', `the ${what} password is missing`);
+  let w: WrappedKeyV1;
+  try {
+    w = JSON.parse(wrapped) as WrappedKeyV1;
+  } catch {
+    throw new RmsError('InvalidInput', `the stored ${what} is not in a known format`);
+  }
+  if (w.format !== WRAP_FORMAT || w.kdf !== 'scrypt' || w.cipher !== 'aes-256-gcm') {
+    throw new RmsError('InvalidInput', `the stored ${what} has an unknown format (${String(w.format)})`);
+  }
+  const key = deriveKey(password, Buffer.from(w.salt, 'base64'), w);
+  const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(w.iv, 'base64'));
+  decipher.setAAD(Buffer.from(WRAP_FORMAT));
+  decipher.setAuthTag(Buffer.from(w.tag, 'base64'));
+  let der: Buffer;
+  try {
+    der = Buffer.concat([decipher.update(Buffer.from(w.ciphertext, 'base64')), decipher.final()]);
+  } catch {
+    throw new RmsError('KeyPasswordInvalid', `the ${what} password is wrong`);
+  }
+  try {
+    return createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
+  } finally {
+    der.fill(0);
+    key.fill(0);
+  }
+}
+
 /**
- * The cluster's RSA key pair. The private half lives only inside this object (a private field) and
- * leaves it only encrypted with the cluster key password, so every cluster member can load it from
- * the shared configuration database.
+ * An RSA key pair whose private half lives only inside this object (a private field). It leaves
+ * only encrypted: wrapped with a password, or sealed to another public key.
  */
-export class ClusterKey implements Signer {
+export class RsaKeyPair implements Signer {
   readonly #privateKey: KeyObject;
   readonly publicKey: KeyObject;
 
-  private constructor(privateKey: KeyObject) {
-    if (privateKey.asymmetricKeyType !== 'rsa') throw new RmsError('InvalidInput', 'cluster keys must be RSA');
+  protected constructor(privateKey: KeyObject) {
+    if (privateKey.type !== 'private' || privateKey.asymmetricKeyType !== 'rsa') throw new RmsError('InvalidInput', 'key pairs must be RSA');
     this.#privateKey = privateKey;
     this.publicKey = createPublicKey(privateKey);
   }
 
-  static generate(modulusLength = 2048): ClusterKey {
-    const { privateKey } = generateKeyPairSync('rsa', { modulusLength, publicExponent: 0x10001 });
-    return new ClusterKey(privateKey);
+  static generate(modulusLength = 2048): RsaKeyPair {
+    return new RsaKeyPair(generateKeyPairSync('rsa', { modulusLength, publicExponent: 0x10001 }).privateKey);
   }
 
-  /** Opens a key wrapped by `wrap`; a wrong password is a KeyPasswordInvalid error, never a half-loaded key. */
-  static unwrap(wrapped: string, password: string | undefined): ClusterKey {
-    if (!password) throw new RmsError('KeyPasswordInvalid', 'the cluster key password is missing');
-    let w: WrappedKeyV1;
-    try {
-      w = JSON.parse(wrapped) as WrappedKeyV1;
-    } catch {
-      throw new RmsError('InvalidInput', 'the stored cluster key is not in a known format');
-    }
-    if (w.format !== WRAP_FORMAT || w.kdf !== 'scrypt' || w.cipher !== 'aes-256-gcm') {
-      throw new RmsError('InvalidInput', `the stored cluster key has an unknown format (${String(w.format)})`);
-    }
-    const key = deriveKey(password, Buffer.from(w.salt, 'base64'), w);
-    const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(w.iv, 'base64'));
-    decipher.setAAD(Buffer.from(WRAP_FORMAT));
-    decipher.setAuthTag(Buffer.from(w.tag, 'base64'));
-    let der: Buffer;
-    try {
-      der = Buffer.concat([decipher.update(Buffer.from(w.ciphertext, 'base64')), decipher.final()]);
-    } catch {
-      throw new RmsError('KeyPasswordInvalid', 'the cluster key password is wrong');
-    }
-    try {
-      return new ClusterKey(createPrivateKey({ key: der, format: 'der', type: 'pkcs8' }));
-    } finally {
-      der.fill(0);
-      key.fill(0);
-    }
+  /** Opens a key pair wrapped by `wrap`; a wrong password is KeyPasswordInvalid. */
+  static unwrap(wrapped: string, password: string | undefined, what = 'key'): RsaKeyPair {
+    return new RsaKeyPair(unwrapPkcs8(wrapped, password, what));
   }
 
-  /** The private key encrypted with `password` (scrypt → AES-256-GCM), as a JSON string for the database. */
-  wrap(password: string): string {
-    if (password.length < MIN_KEY_PASSWORD_LENGTH) {
-      throw new RmsError('InvalidInput', `the cluster key password must be at least ${MIN_KEY_PASSWORD_LENGTH} characters`);
+  /** The private key encrypted with `password` (scrypt → AES-256-GCM), as a JSON string. */
+  wrap(password: string, minLength = MIN_KEY_PASSWORD_LENGTH): string {
+    if (password.length < minLength) {
+      throw new RmsError('InvalidInput', `the key password must be at least ${minLength} characters`);
     }
     const salt = randomBytes(16);
     const iv = randomBytes(12);
@@ -122,6 +126,39 @@ export class ClusterKey implements Signer {
     }
   }
 
+  /** The private key sealed to `recipient` (ENABLINGBITS of a RAC or CLC, or a user key at rest). */
+  sealPrivateKeyTo(recipient: KeyObject, purpose: Exclude<SealPurpose, 'content-key'>): Buffer {
+    const der = this.#privateKey.export({ format: 'der', type: 'pkcs8' });
+    try {
+      return seal(recipient, der, purpose);
+    } finally {
+      der.fill(0);
+    }
+  }
+
+  /** Opens a content key sealed to this key pair. */
+  unsealContentKey(blob: Buffer): ContentKey {
+    const bytes = openSealed(this.#privateKey, blob, 'content-key');
+    try {
+      return ContentKey.fromBytes(bytes);
+    } finally {
+      bytes.fill(0);
+    }
+  }
+
+  /** Opens a private key sealed to this key pair (a RAC key sealed to a machine, a user key at rest). */
+  unsealKeyPair(blob: Buffer, purpose: Exclude<SealPurpose, 'content-key'>): RsaKeyPair {
+    const der = openSealed(this.#privateKey, blob, purpose);
+    try {
+      return new RsaKeyPair(createPrivateKey({ key: der, format: 'der', type: 'pkcs8' }));
+    } catch (e) {
+      if (e instanceof RmsError) throw e;
+      throw new RmsError('InvalidInput', `the sealed ${purpose} is not a private key`);
+    } finally {
+      der.fill(0);
+    }
+  }
+
   get publicKeyPem(): string {
     return this.publicKey.export({ format: 'pem', type: 'spki' }).toString();
   }
@@ -140,6 +177,28 @@ export class ClusterKey implements Signer {
   }
 
   [Symbol.for('nodejs.util.inspect.custom')](): string {
-    return `ClusterKey<RSA-${this.modulusBits}>`;
+    return `${this.constructor.name}<RSA-${this.modulusBits}>`;
+  }
+}
+
+/**
+ * The cluster's key pair: stored wrapped with the cluster key password in the configuration
+ * database, so every member of the cluster can load it.
+ */
+export class ClusterKey extends RsaKeyPair {
+  static override generate(modulusLength = 2048): ClusterKey {
+    return new ClusterKey(generateKeyPairSync('rsa', { modulusLength, publicExponent: 0x10001 }).privateKey);
+  }
+
+  /** A wrong or missing password is KeyPasswordInvalid, never a half-loaded key. */
+  static override unwrap(wrapped: string, password: string | undefined): ClusterKey {
+    return new ClusterKey(unwrapPkcs8(wrapped, password, 'cluster key'));
+  }
+
+  override wrap(password: string): string {
+    if (password.length < MIN_KEY_PASSWORD_LENGTH) {
+      throw new RmsError('InvalidInput', `the cluster key password must be at least ${MIN_KEY_PASSWORD_LENGTH} characters`);
+    }
+    return super.wrap(password);
   }
 }

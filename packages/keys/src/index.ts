@@ -1,2 +1,4 @@
-export { ClusterKey, MIN_KEY_PASSWORD_LENGTH } from './cluster-key';
+export { ClusterKey, RsaKeyPair, MIN_KEY_PASSWORD_LENGTH } from './cluster-key';
 export type { Signer } from './cluster-key';
+export { ContentKey } from './content-key';
+export { seal, type SealPurpose } from './sealing';
