@@ -74,7 +74,7 @@ describe('sealing', () => {
     expect(server.unsealContentKey(blob).equals(k)).toBe(true);
     expect(() => user.unsealContentKey(blob)).toThrow(/sealed to another key/);
     const tampered = Buffer.from(blob);
-    tampered[tampered.length - 20] ^= 1;
+    tampered[tampered.length - 20] = tampered[tampered.length - 20]! ^ 1;
     expect(() => server.unsealContentKey(tampered)).toThrow(/altered/);
   });
 

@@ -26,3 +26,4 @@ export type { AuditRepository } from './repositories/audit-repository';
 export type { RequestLogRepository } from './repositories/request-log-repository';
 export type { SettingsRepository } from './repositories/settings-repository';
 export type { UserKeysRepository } from './repositories/user-keys-repository';
+export type { TemplateRow, TemplateStatus, TemplatesRepository } from './repositories/templates-repository';

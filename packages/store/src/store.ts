@@ -15,6 +15,7 @@ import { ServersRepository } from './repositories/servers-repository';
 import { SettingsRepository } from './repositories/settings-repository';
 import { SlcChainsRepository } from './repositories/slc-chains-repository';
 import { UserKeysRepository } from './repositories/user-keys-repository';
+import { TemplatesRepository } from './repositories/templates-repository';
 
 export interface OpenStoreOptions {
   /** Apply pending migrations before returning (default false: migrating is an explicit step). */
@@ -58,6 +59,7 @@ export class Store {
   readonly requestLog: RequestLogRepository;
   readonly settings: SettingsRepository;
   readonly userKeys: UserKeysRepository;
+  readonly templates: TemplatesRepository;
 
   private constructor(
     private readonly db: Knex,
@@ -76,6 +78,7 @@ export class Store {
     this.requestLog = new RequestLogRepository(db);
     this.settings = new SettingsRepository(db);
     this.userKeys = new UserKeysRepository(db);
+    this.templates = new TemplatesRepository(db);
   }
 
   /** @internal use openStore */

@@ -633,5 +633,20 @@ export function describeStoreContract(label: string, createTarget: () => Promise
         await expectRmsError(tx.migrate(), 'InvalidOperation');
       });
     });
+
+    test('templates: insert, list by status, find by name in any case, archive once', async () => {
+      const cid = await provisioned();
+      const base = { clusterId: cid, description: 'd', xml: '<XrML/>', hash: 'h', createdAt: at('2024-05-06T07:08:09.010Z') };
+      await store.templates.insert({ ...base, id: '{00000000-0000-4000-8000-00000000000a}', name: 'Confidential', status: 'published' });
+      await store.templates.insert({ ...base, id: '{00000000-0000-4000-8000-00000000000b}', name: 'Internal', status: 'published' });
+      await expectRmsError(store.templates.insert({ ...base, id: '{00000000-0000-4000-8000-00000000000c}', name: 'CONFIDENTIAL', status: 'published' }), 'AlreadyExists');
+      expect((await store.templates.findByName(cid, 'confidential'))?.id).toBe('{00000000-0000-4000-8000-00000000000a}');
+      await store.templates.archive(cid, '{00000000-0000-4000-8000-00000000000b}', at('2024-06-01T00:00:00.000Z'));
+      await expectRmsError(store.templates.archive(cid, '{00000000-0000-4000-8000-00000000000b}', new Date()), 'NotFound');
+      expect((await store.templates.list(cid, 'published')).map((t) => t.name)).toEqual(['Confidential']);
+      const archived = await store.templates.find(cid, '{00000000-0000-4000-8000-00000000000b}');
+      expect(archived).toMatchObject({ status: 'archived', archivedAt: at('2024-06-01T00:00:00.000Z'), createdAt: base.createdAt });
+      expect(await store.templates.list(cid)).toHaveLength(2);
+    });
   });
 }
