@@ -101,28 +101,47 @@ const SAFE_CORRELATION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
  * correlation id, so no internal message or stack trace ever reaches the wire. Faults carry no
  * VersionData header, as Windows does.
  */
-export function buildSoapFault(soapVersion: SoapVersion, error: unknown, opts: { correlationId?: string } = {}): SoapFault {
-  const correlationId = opts.correlationId && SAFE_CORRELATION_ID.test(opts.correlationId) ? opts.correlationId : randomUUID();
-  let faultCode: SoapProtocolFaultCode | 'Server';
-  let faultName: string;
-  let message: string;
-  let isWithheld = false;
+export interface ExceptionDescription {
+  faultCode: SoapProtocolFaultCode | 'Server';
+  faultName: string;
+  /** The .NET `Exception.ToString()`-shaped text: `<ExceptionName>: <message>`. */
+  exceptionString: string;
+  withheld: boolean;
+}
+
+/**
+ * How an error is reported to a client: as a fault, or as the ExceptionString of one failed item
+ * in a batch. RmsError messages are written for clients and kept; anything else (and every
+ * withheld code) becomes UnspecifiedErrorException carrying only the correlation id.
+ */
+export function describeException(error: unknown, correlationId: string): ExceptionDescription {
   if (error instanceof SoapProtocolError) {
-    faultCode = error.faultCode;
-    faultName = error.exceptionName;
-    message = error.message;
-  } else if (isRmsError(error) && !SOAP_FAULT_TABLE[error.code].withheld) {
-    const mapping = SOAP_FAULT_TABLE[error.code];
-    faultCode = mapping.side === 'client' ? 'Client' : 'Server';
-    faultName = mapping.exceptionName;
-    message = error.message;
-  } else {
-    faultCode = 'Server';
-    faultName = UNSPECIFIED;
-    message = `Correlation id ${correlationId}`;
-    isWithheld = true;
+    return { faultCode: error.faultCode, faultName: error.exceptionName, exceptionString: `${error.exceptionName}: ${error.message}`, withheld: false };
   }
-  const faultString = `${faultName}: ${message}`;
+  if (isRmsError(error) && !SOAP_FAULT_TABLE[error.code].withheld) {
+    const mapping = SOAP_FAULT_TABLE[error.code];
+    return {
+      faultCode: mapping.side === 'client' ? 'Client' : 'Server',
+      faultName: mapping.exceptionName,
+      exceptionString: `${mapping.exceptionName}: ${error.message}`,
+      withheld: false,
+    };
+  }
+  return { faultCode: 'Server', faultName: UNSPECIFIED, exceptionString: `${UNSPECIFIED}: Correlation id ${correlationId}`, withheld: true };
+}
+
+/** A correlation id safe to echo: a client-supplied one that looks unusual is replaced. */
+export function safeCorrelationId(id: string | undefined): string {
+  return id && SAFE_CORRELATION_ID.test(id) ? id : randomUUID();
+}
+
+/**
+ * Writes the fault for any thrown value (see describeException); no internal message or stack
+ * trace ever reaches the wire. Faults carry no VersionData header, as Windows does.
+ */
+export function buildSoapFault(soapVersion: SoapVersion, error: unknown, opts: { correlationId?: string } = {}): SoapFault {
+  const correlationId = safeCorrelationId(opts.correlationId);
+  const { faultCode, faultName, exceptionString: faultString, withheld: isWithheld } = describeException(error, correlationId);
   const env = envelopeNamespace(soapVersion);
   const code = `soap:${FAULT_CODES[soapVersion][faultCode]}`;
   const header = error instanceof SoapProtocolError ? protocolFaultHeader(soapVersion, error) : '';

@@ -46,17 +46,23 @@ export function childText(el: Element, localName: string, ns: string | null = el
 export function certificateNodes(arrayEl: Element | null | undefined): string[] {
   if (!arrayEl || isNil(arrayEl)) return [];
   const serializer = new XMLSerializer();
-  return childElements(arrayEl, 'Certificate').map((cert, index) => {
-    const xrml = soleElementChild(cert, `${arrayEl.localName} certificate ${index}`);
-    if (xrml.namespaceURI) {
-      // Most likely a missing xmlns="" under the envelope's default namespace; re-homing it would
-      // mean guessing what was signed.
-      throw new RmsError('MalformedRequest', `${arrayEl.localName} certificate ${index} is not in the empty namespace (xmlns="")`);
-    }
-    const standalone = xrml.cloneNode(true) as Element;
-    if (standalone.hasAttribute('xmlns') && standalone.getAttribute('xmlns') === '') standalone.removeAttribute('xmlns');
-    return serializer.serializeToString(standalone);
-  });
+  return childElements(arrayEl, 'Certificate').map((cert, index) => standaloneXrml(cert, `${arrayEl.localName} certificate ${index}`, serializer));
+}
+
+/**
+ * The one XrML element inside a mixed `<s:any>` member (a `<Certificate>`, an
+ * `UnsignedIssuanceLicense`), serialized as a standalone no-namespace document.
+ */
+export function standaloneXrml(holder: Element, what: string, serializer = new XMLSerializer()): string {
+  const xrml = soleElementChild(holder, what);
+  if (xrml.namespaceURI) {
+    // Most likely a missing xmlns="" under the envelope's default namespace; re-homing it would
+    // mean guessing what was signed.
+    throw new RmsError('MalformedRequest', `${what} is not in the empty namespace (xmlns="")`);
+  }
+  const standalone = xrml.cloneNode(true) as Element;
+  if (standalone.hasAttribute('xmlns') && standalone.getAttribute('xmlns') === '') standalone.removeAttribute('xmlns');
+  return serializer.serializeToString(standalone);
 }
 
 function soleElementChild(el: Element, what: string): Element {

@@ -10,3 +10,8 @@ export * from './build-soap-fault';
 export * from './create-soap-endpoint';
 export * from './wsdl-for-request';
 export * from './services/server-service';
+export * from './services/caller-context';
+export * from './services/certification-service';
+export * from './services/publish-service';
+export * from './services/license-service';
+export * from './services/template-distribution-service';

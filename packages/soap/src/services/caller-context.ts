@@ -1,0 +1,5 @@
+/** What every protocol adapter needs of the HTTP layer's context: who is calling. */
+export interface CallerContext {
+  requestId: string;
+  principal: { id: string; name: string; email: string };
+}
