@@ -4,6 +4,7 @@ import { readSecretEnv, readTextFile } from '@openrms/config';
 import { RmsError, type SlcRevocation } from '@openrms/domain';
 import { addGroup, addUser, provisionRootCluster, showSlc } from '@openrms/issuance';
 import { type Command, flag, list, str } from './command';
+import { policyCommands } from './policy-commands';
 
 const database = { type: 'string', required: true, placeholder: 'URL', help: 'Configuration database: sqlite:PATH, postgres://… or mssql://…' } as const;
 const keyPasswordEnv = { type: 'string', required: true, placeholder: 'VAR', help: 'Environment variable holding the cluster key password' } as const;
@@ -134,4 +135,5 @@ export const commands: Command[] = [
       io.out(`added group ${g.name}`);
     },
   },
+  ...policyCommands,
 ];

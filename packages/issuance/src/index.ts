@@ -5,3 +5,6 @@ export * from './show-slc';
 export * from './service-locations';
 export { hashPassword, verifyPassword } from './passwords';
 export { SETTINGS } from './settings';
+export * from './policies';
+export * from './policy-admin';
+export * from './request-log-writer';

@@ -73,3 +73,8 @@ export async function addGroup(databaseUrl: string, input: { name: string; email
     }),
   );
 }
+
+/** The newest request-log entries, oldest first. */
+export async function tailRequestLog(databaseUrl: string, n: number) {
+  return withProvisionedStore(databaseUrl, (store) => store.requestLog.tail(n));
+}
