@@ -118,6 +118,16 @@ export function createApp(deps: AppDeps): express.Express {
       );
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
       logger.debug({ requestId, user: principal.name, operation: out.operation, fault: out.fault, ms }, 'soap request');
+      runtime.requestLog.record({
+        at: new Date(),
+        operation: out.operation ?? 'unknown',
+        endpoint: full,
+        principal: principal.name,
+        result: out.fault ?? 'ok',
+        durationMs: Math.round(ms),
+        serverId: runtime.serverId,
+        requestId,
+      });
       res.status(out.status).type(out.contentType).send(out.body);
     });
   });

@@ -1,7 +1,18 @@
 import path from 'node:path';
 import { SERVICE_PATHS } from '@openrms/domain';
 import type { ClusterRuntime } from '@openrms/issuance';
-import { createSoapEndpoint, loadService, serverServiceHandlers, SERVICE_WSDL_FILES, WSDL_DIR } from '@openrms/soap';
+import {
+  certificationServiceHandlers,
+  createSoapEndpoint,
+  licenseServiceHandlers,
+  loadService,
+  publishServiceHandlers,
+  serverServiceHandlers,
+  SERVICE_WSDL_FILES,
+  templateDistributionServiceHandlers,
+  WSDL_DIR,
+  type SoapHandler,
+} from '@openrms/soap';
 import type { Logger } from 'pino';
 import type { RequestContext, SoapRoute } from './create-app';
 
@@ -12,10 +23,19 @@ export function soapRoutes(runtime: ClusterRuntime, opts: { maxBodyBytes: number
     if (info.withheld) opts.logger.error({ err, requestId: info.correlationId, fault: info.faultName }, 'request failed');
     else opts.logger.info({ requestId: info.correlationId, fault: info.faultName, reason: (err as Error)?.message }, 'fault');
   };
-  const server = loadService(path.join(WSDL_DIR, SERVICE_WSDL_FILES.licensingServer));
-  const serverEndpoint = createSoapEndpoint<RequestContext>(server, serverServiceHandlers(runtime), { maxBytes: opts.maxBodyBytes, onError });
+  const route = (key: keyof typeof SERVICE_WSDL_FILES, handlers: Record<string, SoapHandler<RequestContext>>): SoapRoute => {
+    const service = loadService(path.join(WSDL_DIR, SERVICE_WSDL_FILES[key]));
+    return { path: SERVICE_PATHS[key], service, endpoint: createSoapEndpoint<RequestContext>(service, handlers, { maxBytes: opts.maxBodyBytes, onError }) };
+  };
+  const licensing = runtime.licensing;
+  const onItemError = (err: unknown, info: { correlationId: string; faultName: string; withheld: boolean }) => onError(err, undefined, info);
   return [
-    { path: SERVICE_PATHS.certificationServer, service: server, endpoint: serverEndpoint },
-    { path: SERVICE_PATHS.licensingServer, service: server, endpoint: serverEndpoint },
+    route('certificationServer', serverServiceHandlers(runtime)),
+    route('licensingServer', serverServiceHandlers(runtime)),
+    route('certification', certificationServiceHandlers(licensing)),
+    route('serverCertification', certificationServiceHandlers(licensing)),
+    route('publish', publishServiceHandlers(licensing)),
+    route('license', licenseServiceHandlers(licensing, { onItemError })),
+    route('templateDistribution', templateDistributionServiceHandlers(licensing)),
   ];
 }

@@ -27,7 +27,15 @@ export async function startServer(config: ServerConfig, logger: Logger = createL
   const store: Store = await openStore(config.databaseUrl, { migrate: false });
   let runtime: ClusterRuntime;
   try {
-    runtime = await ClusterRuntime.open({ store, keyPassword: config.keyPassword, serverName: config.serverName });
+    runtime = await ClusterRuntime.open({
+      store,
+      keyPassword: config.keyPassword,
+      serverName: config.serverName,
+      hooks: {
+        onRequestLogError: (err, stats) => logger.warn({ err: (err as Error)?.message, ...stats }, 'request log write failed; rows kept for retry'),
+        onRequestLogDrop: (count, stats) => logger.error({ count, ...stats }, 'request log queue full: oldest rows dropped'),
+      },
+    });
   } catch (e) {
     await store.close();
     throw e;
@@ -52,7 +60,7 @@ export async function startServer(config: ServerConfig, logger: Logger = createL
     url,
     runtime,
     async close() {
-      runtime.close();
+      await runtime.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();

@@ -20,6 +20,9 @@ import { type CertificateInfo, publicKeysEqual, verifyChain } from '@openrms/xrm
 import { VerifiedPasswordCache, verifyPassword } from './passwords';
 import { SERVER_TO_SERVER_TYPES, isServiceType, serviceLocation } from './service-locations';
 import { SETTINGS } from './settings';
+import { DEFAULT_VALIDITY, type IssuingState, LicensingService, type ValidityPolicy } from './licensing-service';
+import { readPolicies, type Policies } from './policies';
+import { RequestLogWriter, type RequestLogStats } from './request-log-writer';
 
 export interface AuthenticatedPrincipal {
   id: string;
@@ -39,6 +42,13 @@ export interface ClusterRuntimeOptions {
   serverName: string;
   /** How often DACLs and the active SLC chain are re-read from the shared database. */
   refreshMs?: number;
+  hooks?: RuntimeHooks;
+}
+
+/** Where the runtime reports what it cannot throw (it runs in the background). */
+export interface RuntimeHooks {
+  onRequestLogError?(err: unknown, stats: RequestLogStats): void;
+  onRequestLogDrop?(count: number, stats: RequestLogStats): void;
 }
 
 interface LoadedState {
@@ -46,6 +56,9 @@ interface LoadedState {
   chain: string[];
   leaf: CertificateInfo;
   trustedRootKeys: KeyObject[];
+  racIssuerKeys: KeyObject[];
+  policies: Policies;
+  validity: ValidityPolicy;
   dacl: DaclEntryRule[];
   implicitGroups: { authenticated: string; everyone: string };
   certificationBase: string;
@@ -62,6 +75,9 @@ export class ClusterRuntime {
   #timer: NodeJS.Timeout | undefined;
   readonly #passwords = new VerifiedPasswordCache();
   readonly serverId: string;
+  /** The client-protocol use-cases, bound to this member's key and state. */
+  readonly licensing: LicensingService;
+  readonly requestLog: RequestLogWriter;
 
   private constructor(
     private readonly store: Store,
@@ -69,10 +85,21 @@ export class ClusterRuntime {
     state: LoadedState,
     private readonly clock: Clock,
     serverId: string,
+    hooks: RuntimeHooks,
   ) {
     this.#key = key;
     this.#state = state;
     this.serverId = serverId;
+    this.licensing = new LicensingService(key, () => this.#issuingState(), store, clock);
+    this.requestLog = new RequestLogWriter(store.requestLog, {
+      ...(hooks.onRequestLogError ? { onFlushError: hooks.onRequestLogError } : {}),
+      ...(hooks.onRequestLogDrop ? { onDrop: hooks.onRequestLogDrop } : {}),
+    });
+  }
+
+  #issuingState(): IssuingState {
+    const s = this.#state;
+    return { cluster: s.cluster, chain: s.chain, slc: s.leaf, racIssuerKeys: s.racIssuerKeys, policies: s.policies, validity: s.validity };
   }
 
   static async open(opts: ClusterRuntimeOptions): Promise<ClusterRuntime> {
@@ -93,7 +120,7 @@ export class ClusterRuntime {
       joinedAt: me?.joinedAt ?? clock.now(),
     });
     await opts.store.servers.heartbeat(serverId, clock.now());
-    const rt = new ClusterRuntime(opts.store, key, state, clock, serverId);
+    const rt = new ClusterRuntime(opts.store, key, state, clock, serverId, opts.hooks ?? {});
     if (opts.refreshMs !== 0) rt.#startRefresh(opts.refreshMs ?? 5000);
     return rt;
   }
@@ -112,9 +139,11 @@ export class ClusterRuntime {
     await this.store.servers.heartbeat(this.serverId, this.clock.now());
   }
 
-  close(): void {
+  /** Stops the refresh timer and writes what the request log still holds. */
+  async close(): Promise<void> {
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = undefined;
+    await this.requestLog.close();
   }
 
   get cluster(): ClusterIdentity {
@@ -232,11 +261,16 @@ async function loadState(store: Store, key: ClusterKey, clock: Clock): Promise<L
   const groups = await Promise.all([BUILTIN_GROUPS.authenticatedUsers, BUILTIN_GROUPS.everyone].map((n) => store.principals.getByName(n)));
   const rows = await store.dacl.list();
   const rootUrl = await store.settings.get(SETTINGS.rootClusterUrl);
+  const extraRacIssuers = (await store.settings.get(SETTINGS.trustedRacIssuersPem)) as string[] | undefined;
+  const validity = (await store.settings.get(SETTINGS.validity)) as Partial<ValidityPolicy> | undefined;
   return {
     cluster,
     chain: chainRow.chain,
     leaf,
     trustedRootKeys,
+    racIssuerKeys: [leaf.principal.publicKey, ...(extraRacIssuers ?? []).map((pem) => createPublicKey(pem))],
+    policies: await readPolicies(store),
+    validity: { ...DEFAULT_VALIDITY, ...(validity ?? {}) },
     dacl: rows.map((r) => ({ endpoint: r.endpoint, principalId: r.principalId, right: r.right, effect: r.effect })),
     implicitGroups: { authenticated: groups[0]!.id, everyone: groups[1]!.id },
     certificationBase: typeof rootUrl === 'string' ? rootUrl : cluster.url,

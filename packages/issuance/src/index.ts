@@ -8,3 +8,4 @@ export { SETTINGS } from './settings';
 export * from './policies';
 export * from './policy-admin';
 export * from './request-log-writer';
+export { LicensingService, DEFAULT_VALIDITY, ERD_AAD, type ValidityPolicy, type Caller } from './licensing-service';

@@ -50,6 +50,8 @@ export async function addUser(databaseUrl: string, input: AddUserInput, clock: C
         if (!row || row.kind !== 'group') throw new RmsError('NotFound', `group "${g}" does not exist; add it with "rmsctl groups add"`);
         groups.push(row);
       }
+      // The e-mail is the identity certificates carry: two users must not share one.
+      if (await tx.principals.findUserByEmail(input.email)) throw new RmsError('AlreadyExists', `another user already has the e-mail address ${input.email}`);
       const id = newId();
       const now = clock.now();
       await tx.principals.createUser({ id, name: input.name, email: input.email, displayName: input.displayName ?? null, passwordHash, builtin: false, createdAt: now });

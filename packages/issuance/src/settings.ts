@@ -6,4 +6,8 @@ export const SETTINGS = {
   rootClusterUrl: 'root.url',
   /** SLC revocation policy written into the SLC at provisioning. */
   slcRevocation: 'slc.revocation',
+  /** PEM public keys of other SLCs whose RACs this cluster accepts (a licensing cluster: the root's). */
+  trustedRacIssuersPem: 'trust.racIssuersPem',
+  /** Overrides of DEFAULT_VALIDITY (RAC and use-licence lifetimes). */
+  validity: 'validity',
 } as const;

@@ -127,7 +127,8 @@ export function buildSlc(fields: SlcFields): string {
   return doc.end({ headless: true, prettyPrint: false });
 }
 
-function writeIssuer(body: XMLBuilder, issuer: XrmlIssuerFields): void {
+/** `ISSUER`: OBJECT, PUBLICKEY, then SECURITYLEVELs (and the CPS level last). Shared by every builder. */
+export function writeIssuer(body: XMLBuilder, issuer: XrmlIssuerFields): void {
   const el = body.ele('ISSUER');
   writeObject(el, {
     objectType: issuer.objectType ?? SERVER_OBJECT_TYPE,

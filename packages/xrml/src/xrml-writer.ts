@@ -42,6 +42,16 @@ export function nonEmptyXmlValue(value: string, what: string): string {
   return value;
 }
 
+/**
+ * A value readers get back through `textOf`, which trims: edge whitespace would not survive the
+ * round trip, so it is refused instead of silently changed (e-mail addresses, identity IDs).
+ */
+export function trimmedXmlValue(value: string, what: string): string {
+  nonEmptyXmlValue(value, what);
+  if (value !== value.trim()) throw new RmsError('InvalidInput', `${what} must not start or end with whitespace`);
+  return value;
+}
+
 /** GUIDs are written braced and lower-case, the form normalizeGuid produces. */
 export function guidValue(value: string, what: string): string {
   const g = normalizeGuid(value);

@@ -178,6 +178,15 @@ export class PrincipalsRepository {
     return p;
   }
 
+  /**
+   * The user whose e-mail this is, ignoring case (the identity a RAC names). Undefined when none,
+   * or when several users share the address: then the address identifies nobody.
+   */
+  async findUserByEmail(email: string): Promise<PrincipalRow | undefined> {
+    const rows = await this.db('principals').where({ kind: 'user' }).whereRaw('lower(email) = ?', [email.trim().toLowerCase()]).limit(2);
+    return rows.length === 1 ? principalFromRow(rows[0]) : undefined;
+  }
+
   /** Ordered by name, ignoring case. */
   async list(kind?: PrincipalKind): Promise<PrincipalRow[]> {
     const q = this.db('principals').select('*').orderBy('name_key');

@@ -648,5 +648,14 @@ export function describeStoreContract(label: string, createTarget: () => Promise
       expect(archived).toMatchObject({ status: 'archived', archivedAt: at('2024-06-01T00:00:00.000Z'), createdAt: base.createdAt });
       expect(await store.templates.list(cid)).toHaveLength(2);
     });
+
+    test('principals: find a user by e-mail in any case; an address two users share finds nobody', async () => {
+      await store.principals.createUser({ id: newId(), name: 'mail-a', email: 'Shared.Mail@Example.test', passwordHash: null, createdAt: new Date() });
+      expect((await store.principals.findUserByEmail('shared.mail@example.TEST'))?.name).toBe('mail-a');
+      await store.principals.createUser({ id: newId(), name: 'mail-b', email: 'shared.mail@example.test', passwordHash: null, createdAt: new Date() });
+      expect(await store.principals.findUserByEmail('shared.mail@example.test')).toBeUndefined();
+      await store.principals.createGroup({ id: newId(), name: 'mail-group', email: 'group.mail@example.test', createdAt: new Date() });
+      expect(await store.principals.findUserByEmail('group.mail@example.test')).toBeUndefined();
+    });
   });
 }
