@@ -4,7 +4,7 @@ import { readSecretEnv, readTextFile } from '@openrms/config';
 import { RmsError, type SlcRevocation } from '@openrms/domain';
 import { addGroup, addUser, provisionRootCluster, showSlc } from '@openrms/issuance';
 import { type Command, flag, list, str } from './command';
-import { policyCommands } from './policy-commands';
+import { policyCommands, templateCommands } from './admin-commands';
 
 const database = { type: 'string', required: true, placeholder: 'URL', help: 'Configuration database: sqlite:PATH, postgres://… or mssql://…' } as const;
 const keyPasswordEnv = { type: 'string', required: true, placeholder: 'VAR', help: 'Environment variable holding the cluster key password' } as const;
@@ -136,4 +136,5 @@ export const commands: Command[] = [
     },
   },
   ...policyCommands,
+  ...templateCommands,
 ];

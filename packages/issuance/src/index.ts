@@ -9,3 +9,4 @@ export * from './policies';
 export * from './policy-admin';
 export * from './request-log-writer';
 export { LicensingService, DEFAULT_VALIDITY, ERD_AAD, type ValidityPolicy, type Caller } from './licensing-service';
+export * from './template-admin';

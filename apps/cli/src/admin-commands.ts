@@ -1,7 +1,7 @@
-import { readTextFile } from '@openrms/config';
-import { RmsError } from '@openrms/domain';
-import { changePolicy, showPolicies, tailRequestLog, type PolicyChange, type Policies } from '@openrms/issuance';
-import { type Command, type CommandIo, flag, str } from './command';
+import { readSecretEnv, readTextFile } from '@openrms/config';
+import { parseGrantSpec, RmsError } from '@openrms/domain';
+import { addTemplate, archiveTemplate, changePolicy, listTemplates, showPolicies, tailRequestLog, type PolicyChange, type Policies } from '@openrms/issuance';
+import { type Command, type CommandIo, flag, list, str } from './command';
 
 const database = { type: 'string', required: true, placeholder: 'URL', help: 'Configuration database URL' } as const;
 const actor = { type: 'string', placeholder: 'NAME', help: 'Who makes the change, for the audit log (default: rmsctl)' } as const;
@@ -113,6 +113,57 @@ export const policyCommands: Command[] = [
       for (const r of await tailRequestLog(str(args, 'database')!, n)) {
         io.out(`${r.at.toISOString()}  ${r.operation.padEnd(28)} ${(r.principal ?? '-').padEnd(24)} ${r.result.padEnd(40)} ${String(r.durationMs).padStart(6)} ms  ${r.serverId ?? '-'}  ${r.requestId ?? ''}`);
       }
+    },
+  },
+];
+
+export const templateCommands: Command[] = [
+  {
+    path: ['templates', 'add'],
+    summary: 'Create a rights policy template, signed with the cluster key, and distribute it to clients.',
+    positionals: ['NAME'],
+    options: {
+      database,
+      'key-password-env': { type: 'string', required: true, placeholder: 'VAR', help: 'Environment variable holding the cluster key password (the template is signed)' },
+      grant: { type: 'string', multiple: true, required: true, placeholder: 'EMAIL:RIGHT[,RIGHT…]', help: 'Who gets which rights; EMAIL may be a group address or "anyone"' },
+      description: { type: 'string', placeholder: 'TEXT', help: 'What the template is for' },
+      'validity-days': { type: 'string', placeholder: 'N', help: 'Use licences for content published with it must be renewed after N days' },
+      actor,
+    },
+    async run(args, io) {
+      const days = str(args, 'validity-days');
+      const t = await addTemplate(
+        str(args, 'database')!,
+        readSecretEnv(str(args, 'key-password-env'), 'cluster key password'),
+        {
+          name: args.positionals[0]!,
+          description: str(args, 'description') ?? '',
+          grants: list(args, 'grant').flatMap(parseGrantSpec),
+          validityDays: days === undefined ? undefined : Number(days),
+        },
+        str(args, 'actor') ?? 'rmsctl',
+      );
+      io.out(`added template ${t.name} ${t.id}`);
+    },
+  },
+  {
+    path: ['templates', 'list'],
+    summary: 'List rights policy templates, published and archived.',
+    options: { database },
+    async run(args, io) {
+      const rows = await listTemplates(str(args, 'database')!);
+      if (rows.length === 0) io.out('no templates');
+      for (const t of rows) io.out(`${t.id}  ${t.status.padEnd(9)}  ${t.name}${t.description ? ` — ${t.description}` : ''}`);
+    },
+  },
+  {
+    path: ['templates', 'archive'],
+    summary: 'Stop distributing a template; content published with it stays licensable.',
+    positionals: ['NAME'],
+    options: { database, actor },
+    async run(args, io) {
+      const t = await archiveTemplate(str(args, 'database')!, args.positionals[0]!, str(args, 'actor') ?? 'rmsctl');
+      io.out(`archived template ${t.name} ${t.id}`);
     },
   },
 ];
