@@ -3,7 +3,14 @@ import { parseSecureXml, type ParseXmlOptions } from './parse-secure-xml';
 import { DSIG_NS } from './xrml-constants';
 import { attrOf, childElements, ELEMENT_NODE } from './xrml-dom';
 
-export type ParseXrmlOptions = ParseXmlOptions;
+export interface ParseXrmlOptions extends ParseXmlOptions {
+  /**
+   * Marks the document as one the caller expects to be unsigned (a PL before online publishing,
+   * AcquireIssuanceLicense's input). The document readers (readPublishingLicense, readRac, …) refuse
+   * a document that carries no signature at all unless it was parsed with this option.
+   */
+  allowUnsigned?: boolean;
+}
 
 /**
  * A parsed XrML document. Read data only from a document with `verified: true` (the result of
@@ -24,6 +31,8 @@ export interface XrmlDocument {
   /** Microsoft's native `<SIGNATURE>` element, if any; OpenRMS neither writes nor verifies it. */
   readonly nativeSignature: Element | undefined;
   readonly verified: boolean;
+  /** Parsed with `allowUnsigned`: readers may read it without any signature. */
+  readonly allowUnsigned: boolean;
 }
 
 /**
@@ -33,7 +42,7 @@ export interface XrmlDocument {
  */
 export function parseXrml(xml: string, opts: ParseXrmlOptions = {}): XrmlDocument {
   const parsed = parseSecureXml(xml, opts);
-  return toXrmlDocument(xml, parsed.document, parsed.root, parsed.dsigSignatures, false);
+  return toXrmlDocument(xml, parsed.document, parsed.root, parsed.dsigSignatures, false, opts.allowUnsigned === true);
 }
 
 export function toXrmlDocument(
@@ -42,6 +51,7 @@ export function toXrmlDocument(
   root: Element,
   dsigSignatures: Element[],
   verified: boolean,
+  allowUnsigned = false,
 ): XrmlDocument {
   if (root.localName !== 'XrML' || root.namespaceURI != null || root.prefix) {
     throw new RmsError('MalformedRequest', `root element is <${root.nodeName}>, expected <XrML> in no namespace`);
@@ -70,5 +80,5 @@ export function toXrmlDocument(
       throw new RmsError('MalformedRequest', 'unexpected node under <XrML>');
     }
   }
-  return { xml, document, root, body, bodyType: attrOf(body, 'type'), dsigSignature, nativeSignature, verified };
+  return { xml, document, root, body, bodyType: attrOf(body, 'type'), dsigSignature, nativeSignature, verified, allowUnsigned };
 }

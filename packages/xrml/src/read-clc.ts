@@ -5,12 +5,14 @@ import { readEnablingBits } from './enabling-bits';
 import { readGroupIdentity, type GroupIdentity } from './group-identity';
 import type { XrmlDocument } from './parse-xrml';
 import { readPrincipal, type XrmlPrincipalInfo } from './read-certificate';
-import { documentBody, exactlyOne, onlyChildren, readDescriptorObject, readIssuedTime, readMsGuid, readTimeRange, type ReadXrmlOptions } from './read-document';
+import { documentBody, exactlyOne, onlyChildren, readDescriptorObject, readIssuedTime, readMsGuid, readTimeRange } from './read-document';
 import { rightsListOf } from './xrml-rights';
 import { attrOf, requiredChild, requiredPath } from './xrml-dom';
 import type { RsaPublicKey } from './xrml-public-key';
 
 export interface ClcInfo {
+  /** Read from a verifyXrmlSignature result; false means every value is an unverified claim. */
+  verified: boolean;
   descriptorGuid: string;
   issuedTime: Date;
   issuer: XrmlPrincipalInfo;
@@ -24,8 +26,8 @@ export interface ClcInfo {
 }
 
 /** Reads a CLC the caller verified with the issuer's SLC key. Missing or wrong elements are InvalidInput. */
-export function readClc(doc: XrmlDocument, opts: ReadXrmlOptions = {}): ClcInfo {
-  const body = documentBody(doc, 'CLC', ['LICENSE'], opts);
+export function readClc(doc: XrmlDocument): ClcInfo {
+  const body = documentBody(doc, 'CLC', ['LICENSE']);
   onlyChildren(body, ['ISSUEDTIME', 'DESCRIPTOR', 'ISSUER', 'DISTRIBUTIONPOINT', 'ISSUEDPRINCIPALS', 'WORK'], 'CLC');
   const descriptorGuid = readMsGuid(readDescriptorObject(body, CLC_DESCRIPTOR_TYPE, 'CLC'), 'CLC DESCRIPTOR ID');
   const issuer = readPrincipal(requiredChild(body, 'ISSUER'));
@@ -45,6 +47,7 @@ export function readClc(doc: XrmlDocument, opts: ReadXrmlOptions = {}): ClcInfo 
   if (attrOf(access, 'internal-id') !== '1') throw new RmsError('InvalidInput', 'CLC ISSUE right must be for PRINCIPAL internal-id="1"');
 
   const info: ClcInfo = {
+    verified: doc.verified,
     descriptorGuid,
     issuedTime: readIssuedTime(body),
     issuer,

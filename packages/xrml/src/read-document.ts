@@ -5,20 +5,16 @@ import { parseXrmlTime } from './xrml-time';
 
 /** Shared reader plumbing for the document-specific readers (readRac, readUseLicense, …). */
 
-export interface ReadXrmlOptions {
-  /**
-   * Readers refuse a document that did not come from verifyXrmlSignature, so that nobody reads
-   * unsigned bytes by accident. Set this for input that is unsigned by nature (a PL before online
-   * publishing, display tools); the values read are then claims, never trusted keys.
-   */
-  allowUnverified?: boolean;
-}
-
-/** Checks the document is verified (or explicitly allowed not to be) and of one of `bodyTypes`. */
-export function documentBody(doc: XrmlDocument, what: string, bodyTypes: readonly string[], opts: ReadXrmlOptions = {}): Element {
+/**
+ * Readers return data; they do not verify. Pass them the result of verifyXrmlSignature before
+ * trusting anything read (every result says `verified`). A document with no signature at all is
+ * refused unless it was parsed with `parseXrml(xml, { allowUnsigned: true })`, so unsigned input is
+ * only ever read on purpose.
+ */
+export function documentBody(doc: XrmlDocument, what: string, bodyTypes: readonly string[], unsignedByNature = false): Element {
   if (!doc || typeof doc !== 'object' || !doc.body) throw new RmsError('InvalidInput', `${what}: expected a parsed XrmlDocument`);
-  if (!doc.verified && opts.allowUnverified !== true) {
-    throw new RmsError('InvalidInput', `${what}: document is not verified (pass the result of verifyXrmlSignature, or allowUnverified)`);
+  if (!unsignedByNature && !doc.verified && !doc.dsigSignature && !doc.nativeSignature && doc.allowUnsigned !== true) {
+    throw new RmsError('InvalidInput', `${what}: document is unsigned (parse it with { allowUnsigned: true } to read it anyway)`);
   }
   if (doc.bodyType === undefined || !bodyTypes.includes(doc.bodyType)) {
     throw new RmsError('InvalidInput', `${what}: BODY type ${JSON.stringify(doc.bodyType ?? null)} is not ${bodyTypes.map((t) => JSON.stringify(t)).join(' or ')}`);

@@ -15,13 +15,14 @@ import {
   readIssuedTime,
   readMsGuid,
   readTimeRange,
-  type ReadXrmlOptions,
 } from './read-document';
 import { attrOf, childElements, optionalChild, requiredAttr, requiredChild } from './xrml-dom';
 import type { RsaPublicKey } from './xrml-public-key';
 import { parseXrmlTime } from './xrml-time';
 
 export interface RacInfo {
+  /** Read from a verifyXrmlSignature result; false means every value is an unverified claim. */
+  verified: boolean;
   descriptorGuid: string;
   issuedTime: Date;
   validFrom: Date;
@@ -43,8 +44,8 @@ export interface RacInfo {
 }
 
 /** Reads a RAC the caller verified with the issuer's SLC key. Missing or wrong elements are InvalidInput. */
-export function readRac(doc: XrmlDocument, opts: ReadXrmlOptions = {}): RacInfo {
-  const body = documentBody(doc, 'RAC', ['LICENSE'], opts);
+export function readRac(doc: XrmlDocument): RacInfo {
+  const body = documentBody(doc, 'RAC', ['LICENSE']);
   onlyChildren(body, ['ISSUEDTIME', 'VALIDITYTIME', 'DESCRIPTOR', 'ISSUER', 'DISTRIBUTIONPOINT', 'ISSUEDPRINCIPALS', 'FEDERATIONPRINCIPALS'], 'RAC');
   const descriptorGuid = readMsGuid(readDescriptorObject(body, RAC_DESCRIPTOR_TYPE, 'RAC'), 'RAC DESCRIPTOR ID');
   const validity = readTimeRange(requiredChild(body, 'VALIDITYTIME'));
@@ -66,6 +67,7 @@ export function readRac(doc: XrmlDocument, opts: ReadXrmlOptions = {}): RacInfo 
   }
 
   const info: RacInfo = {
+    verified: doc.verified,
     descriptorGuid,
     issuedTime: readIssuedTime(body),
     validFrom: validity.from,

@@ -3,11 +3,13 @@ import { MACHINE_OBJECT_TYPE, SPC_DESCRIPTOR_TYPE, SPC_LEVELS } from './build-sp
 import { serializeElement } from './import-element';
 import type { XrmlDocument } from './parse-xrml';
 import { readPrincipal, type XrmlPrincipalInfo } from './read-certificate';
-import { documentBody, exactlyOne, onlyChildren, readDescriptorObject, readIssuedTime, readMsGuid, type ReadXrmlOptions } from './read-document';
+import { documentBody, exactlyOne, onlyChildren, readDescriptorObject, readIssuedTime, readMsGuid } from './read-document';
 import { attrOf, requiredChild, requiredText } from './xrml-dom';
 import { strictBase64, type RsaPublicKey } from './xrml-public-key';
 
 export interface SpcInfo {
+  /** Read from a verifyXrmlSignature result; false means every value is an unverified claim. */
+  verified: boolean;
   descriptorGuid: string;
   issuedTime: Date;
   machineGuid: string;
@@ -23,8 +25,8 @@ export interface SpcInfo {
 }
 
 /** Reads an SPC the caller verified (the SPC chain). Missing or wrong elements are InvalidInput. */
-export function readSpc(doc: XrmlDocument, opts: ReadXrmlOptions = {}): SpcInfo {
-  const body = documentBody(doc, 'SPC', ['LICENSE'], opts);
+export function readSpc(doc: XrmlDocument): SpcInfo {
+  const body = documentBody(doc, 'SPC', ['LICENSE']);
   onlyChildren(body, ['ISSUEDTIME', 'VALIDITYTIME', 'DESCRIPTOR', 'ISSUER', 'DISTRIBUTIONPOINT', 'ISSUEDPRINCIPALS'], 'SPC');
   const descriptorGuid = readMsGuid(readDescriptorObject(body, SPC_DESCRIPTOR_TYPE, 'SPC'), 'SPC DESCRIPTOR ID');
   const principalEl = exactlyOne(requiredChild(body, 'ISSUEDPRINCIPALS'), 'PRINCIPAL', 'SPC');
@@ -38,6 +40,7 @@ export function readSpc(doc: XrmlDocument, opts: ReadXrmlOptions = {}): SpcInfo 
     return v;
   };
   return {
+    verified: doc.verified,
     descriptorGuid,
     issuedTime: readIssuedTime(body),
     machineGuid: readMsGuid(object, 'SPC machine ID'),

@@ -4,8 +4,12 @@ import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildSlc, type SlcFields } from './build-slc';
-import type { Signer } from './sign-xrml';
+import { isRmsError } from '@openrms/domain';
+import { buildSlc, issuerFromCertificate, type SlcFields, type XrmlIssuerFields } from './build-slc';
+import type { XrmlDocument } from './parse-xrml';
+import { readCertificate, type CertificateInfo } from './read-certificate';
+import { signXrml, type Signer } from './sign-xrml';
+import { verifyXrmlSignature } from './verify-xrml-signature';
 
 export interface TestKeyPair {
   publicKey: KeyObject;
@@ -76,5 +80,39 @@ export function xmlsecVerify(
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** A self-signed SLC for `server`, verified and read: what the issuance layer holds at run time. */
+export function verifiedSlc(server: TestKeyPair): { xml: string; info: CertificateInfo; issuer: XrmlIssuerFields } {
+  const xml = signXrml(unsignedSlc(server.publicKey, server.publicKey), server.signer);
+  const info = readCertificate(verifyXrmlSignature(xml, server.publicKey));
+  return { xml, info, issuer: issuerFromCertificate(info) };
+}
+
+/** Signs with `signer`, then verifies with `publicKey`, as a relying party would. */
+export function signAndVerify(unsigned: string, signer: TestKeyPair, publicKey: KeyObject = signer.publicKey): { signed: string; doc: XrmlDocument } {
+  const signed = signXrml(unsigned, signer.signer);
+  return { signed, doc: verifyXrmlSignature(signed, publicKey) };
+}
+
+/** The local names of an element's element children, in order. */
+export function childNames(el: Element): string[] {
+  const out: string[] = [];
+  for (let n = el.firstChild; n; n = n.nextSibling) if (n.nodeType === 1) out.push((n as Element).nodeName);
+  return out;
+}
+
+export function blob(bytes: number, fill = 0x5a): Buffer {
+  return Buffer.alloc(bytes, fill);
+}
+
+/** The RmsError code a call throws, for table-style hostile-input tests. */
+export function errorCode(fn: () => unknown): string {
+  try {
+    fn();
+    return 'no error';
+  } catch (e) {
+    return isRmsError(e) ? e.code : `not an RmsError: ${String(e)}`;
   }
 }

@@ -121,3 +121,8 @@ export function writeIntervalTime(
   if (Object.keys(attrs).length === 0) throw new RmsError('InvalidInput', 'INTERVALTIME must not be zero');
   parent.ele('INTERVALTIME', attrs);
 }
+
+/** `{ [key]: value }` when value is defined, `{}` otherwise: for optional fields under exactOptionalPropertyTypes-style code. */
+export function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
+}
