@@ -35,10 +35,11 @@ export async function readPolicies(store: Store): Promise<Policies> {
 }
 
 /** Applies `change` in one transaction, audited with the before and after values. */
-export async function updatePolicies(store: Store, actor: string, clock: Clock, change: (p: Policies) => Policies | Promise<Policies>): Promise<Policies> {
+/** `change` must read through the `tx` it is given: on SQLite the outer store waits for this transaction. */
+export async function updatePolicies(store: Store, actor: string, clock: Clock, change: (p: Policies, tx: Store) => Policies | Promise<Policies>): Promise<Policies> {
   return store.transaction(async (tx) => {
     const before = await readPolicies(tx);
-    const after = await change(structuredClone(before));
+    const after = await change(structuredClone(before), tx);
     await tx.settings.set(POLICIES_KEY, after);
     await tx.settings.bumpConfigVersion();
     await tx.audit.append({ at: clock.now(), actor, action: 'policy.update', target: POLICIES_KEY, before, after });

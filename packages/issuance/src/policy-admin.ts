@@ -21,7 +21,7 @@ const sameUser = (a: { email?: string; keyFingerprint?: string }, b: { email?: s
 /** One administrative change to the licensing policies, validated, audited and versioned. */
 export async function changePolicy(databaseUrl: string, actor: string, change: PolicyChange, clock: Clock = systemClock): Promise<Policies> {
   return withProvisionedStore(databaseUrl, async (store) => {
-    return updatePolicies(store, actor, clock, async (p) => {
+    return updatePolicies(store, actor, clock, async (p, tx) => {
       switch (change.kind) {
         case 'super-users': {
           if (!change.enabled) return { ...p, superUsers: { enabled: false, group: p.superUsers.group } };
@@ -30,7 +30,7 @@ export async function changePolicy(databaseUrl: string, actor: string, change: P
           if (name === BUILTIN_GROUPS.authenticatedUsers || name === BUILTIN_GROUPS.everyone) {
             throw new RmsError('InvalidInput', `"${name}" cannot be the super users group: it holds everyone`);
           }
-          const g = await store.principals.findByName(name);
+          const g = await tx.principals.findByName(name);
           if (!g || g.kind !== 'group') throw new RmsError('NotFound', `group "${name}" does not exist`);
           return { ...p, superUsers: { enabled: true, group: g.name } };
         }

@@ -14,7 +14,7 @@ export interface AddTemplateInput {
 
 /** The template hash clients compare (AcquireTemplateInformation): the signature's digest value. */
 export function templateHash(signedXml: string): string {
-  const m = /<DigestValue>([^<]+)<\/DigestValue>/.exec(signedXml);
+  const m = /<(?:[A-Za-z_][\w.-]*:)?DigestValue>([^<]+)<\/(?:[A-Za-z_][\w.-]*:)?DigestValue>/.exec(signedXml);
   if (!m) throw new RmsError('InvalidInput', 'the template has no signature digest');
   return m[1]!;
 }
