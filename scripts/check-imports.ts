@@ -26,11 +26,11 @@ const OWNED_MODULES: Record<string, string[]> = {
 
 /** Workspace packages that only some others may import. */
 const RESTRICTED_WORKSPACE: Record<string, string[]> = {
-  '@openrms/keys': ['@openrms/issuance'],
+  '@openrms/keys': ['@openrms/issuance', '@openrms/client'],
   '@openrms/store': ['@openrms/issuance', '@openrms/server', '@openrms/cli', '@openrms/worker', '@openrms/jobs'],
 };
 
-const APPS = ['@openrms/server', '@openrms/cli', '@openrms/worker'];
+const APPS = ['@openrms/server', '@openrms/cli', '@openrms/worker', '@openrms/rms'];
 /** Where time must come from an injected Clock. */
 const CLOCKED = ['@openrms/domain', '@openrms/issuance', '@openrms/keys'];
 

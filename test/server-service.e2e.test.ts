@@ -122,7 +122,7 @@ describe.each(targets)('Server service of a root cluster on %s', (_label, makeDb
       }),
     });
     expect(loc.status).toBe(200);
-    expect(loc.text).toContain('<ServiceLocationResponse><URL>http://127.0.0.1:1/_wmcs/licensing</URL><Type>LicensingService</Type></ServiceLocationResponse>');
+    expect(loc.text).toContain(`<ServiceLocationResponse><URL>${base}/_wmcs/licensing</URL><Type>LicensingService</Type></ServiceLocationResponse>`);
     expect(loc.text).toContain('<ServiceLocationResponse><URL xsi:nil="true"');
 
     const bad = await postSoap({
@@ -149,8 +149,8 @@ describe.each(targets)('Server service of a root cluster on %s', (_label, makeDb
       expect(xmlsecVerify(r.chain[0]!, clusterKeyPem).ok).toBe(true);
       expect(r.serverInfo).toContain('Feature Name="CryptoMode" Value="2"');
       expect(r.locations).toEqual([
-        { type: 'CertificationService', url: 'http://127.0.0.1:1/_wmcs/certification' },
-        { type: 'LicensingService', url: 'http://127.0.0.1:1/_wmcs/licensing' },
+        { type: 'CertificationService', url: `${base}/_wmcs/certification` },
+        { type: 'LicensingService', url: `${base}/_wmcs/licensing` },
         { type: 'ActivationService', url: null },
       ]);
     }

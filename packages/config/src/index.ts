@@ -1,2 +1,3 @@
 export * from './server-config';
 export * from './embedded-credentials';
+export * from './client-config';

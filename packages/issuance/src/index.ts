@@ -8,5 +8,5 @@ export { SETTINGS } from './settings';
 export * from './policies';
 export * from './policy-admin';
 export * from './request-log-writer';
-export { LicensingService, DEFAULT_VALIDITY, ERD_AAD, type ValidityPolicy, type Caller } from './licensing-service';
+export { LicensingService, DEFAULT_VALIDITY, type ValidityPolicy, type Caller } from './licensing-service';
 export * from './template-admin';

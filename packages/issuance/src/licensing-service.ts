@@ -37,13 +37,11 @@ import {
   withServerSignatureFields,
   type XrmlDocument,
   readCertificate,
+  ERD_AAD,
 } from '@openrms/xrml';
 import type { AuthenticatedPrincipal } from './cluster-runtime';
 import { isExcluded, type Policies } from './policies';
 import { isValidEmail } from './principal-admin';
-
-/** Associated data binding an encrypted ERD to its role; shared with the client that writes it. */
-export const ERD_AAD = Buffer.from('OpenRMS-ERD-v1');
 
 /** How long what the server issues stays valid, unless policy says otherwise (settings `validity`). */
 export interface ValidityPolicy {

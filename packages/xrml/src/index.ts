@@ -61,7 +61,7 @@ export {
   type XrmlObjectFields,
   type XrmlSecurityLevel,
 } from './xrml-writer';
-export { DSIG_NS, RSA_SHA256, EXC_C14N, ENVELOPED_SIGNATURE, SHA256_DIGEST, DEFAULT_MAX_XRML_BYTES } from './xrml-constants';
+export { DSIG_NS, RSA_SHA256, EXC_C14N, ENVELOPED_SIGNATURE, SHA256_DIGEST, DEFAULT_MAX_XRML_BYTES, ERD_AAD } from './xrml-constants';
 export { ENABLING_BITS_TYPE } from './enabling-bits';
 export {
   GROUP_IDENTITY_OBJECT_TYPE,

@@ -18,3 +18,9 @@ export const DEFAULT_MAX_XRML_BYTES = 1024 * 1024;
  * nested tags would otherwise be able to exhaust the stack inside the 1 MiB size cap.
  */
 export const DEFAULT_MAX_XRML_DEPTH = 64;
+
+/**
+ * Associated data of the encrypted rights data (ERD) in a PL: AES-256-GCM under the content key
+ * (docs/adr/0007). Client and server both use it, so it lives with the document formats.
+ */
+export const ERD_AAD: Buffer = Buffer.from('OpenRMS-ERD-v1');

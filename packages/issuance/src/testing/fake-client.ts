@@ -15,8 +15,8 @@ import {
   readClc,
   readRac,
   signXrml,
+  ERD_AAD,
 } from '@openrms/xrml';
-import { ERD_AAD } from '../licensing-service';
 
 export class FakeClient {
   readonly machineKey = RsaKeyPair.generate();
@@ -49,7 +49,7 @@ export class FakeClient {
   }
 
   /** An offline PL signed with the CLC key, for `grants`, owned by `ownerEmail`. */
-  publishOffline(clcChain: string[], ownerEmail: string, grants: RightGrant[], opts: { now: Date; serverSlc?: string; templateGuid?: string } = { now: new Date() }) {
+  publishOffline(clcChain: string[], ownerEmail: string, grants: RightGrant[], opts: { now: Date; serverSlc?: string; templateGuid?: string }) {
     const clc = readClc(parseXrml(clcChain[0]!));
     const clcKey = this.racKey!.unsealKeyPair(clc.enablingBits, 'clc-private-key');
     const slc = readCertificate(parseXrml(opts.serverSlc ?? clcChain[1]!));
