@@ -33,7 +33,7 @@ export function parseElementFragment(xml: string, localName: string, what: strin
     throw new RmsError('InvalidInput', `${what} is not an acceptable XML element: ${reason}`, { cause });
   }
   const root = parsed.root;
-  if (root.localName !== localName || root.namespaceURI != null || root.prefix) {
+  if (root.localName !== localName || !!root.namespaceURI || root.prefix) {
     throw new RmsError('InvalidInput', `${what} must be a <${localName}> element, got <${root.nodeName}>`);
   }
   if (parsed.dsigSignatures.length > 0) throw new RmsError('InvalidInput', `${what} contains a signature`);

@@ -181,7 +181,7 @@ function checkAttributes(el: Element, ids: Set<string>): void {
  * signatures only ever reference the whole document (URI=""), never an ID.
  */
 function isXrmlCategoryId(el: Element, a: Attr): boolean {
-  return el.namespaceURI == null && el.localName === 'AUTHENTICATEDDATA' && a.name === 'id';
+  return !el.namespaceURI && el.localName === 'AUTHENTICATEDDATA' && a.name === 'id';
 }
 
 function firstLine(s: string): string {

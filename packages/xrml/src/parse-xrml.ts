@@ -53,7 +53,8 @@ export function toXrmlDocument(
   verified: boolean,
   allowUnsigned = false,
 ): XrmlDocument {
-  if (root.localName !== 'XrML' || root.namespaceURI != null || root.prefix) {
+  // An explicit xmlns="" (as SOAP stacks write a payload lifted out of an envelope) is still no namespace.
+  if (root.localName !== 'XrML' || !!root.namespaceURI || root.prefix) {
     throw new RmsError('MalformedRequest', `root element is <${root.nodeName}>, expected <XrML> in no namespace`);
   }
   if (dsigSignatures.length > 1) throw new RmsError('MalformedRequest', 'XrML document carries more than one ds:Signature');
@@ -65,8 +66,8 @@ export function toXrmlDocument(
   let nativeSignature: Element | undefined;
   let dsigSignature: Element | undefined;
   for (const child of childElements(root)) {
-    if (child.namespaceURI == null && child.localName === 'BODY' && !body) body = child;
-    else if (child.namespaceURI == null && child.localName === 'SIGNATURE' && !nativeSignature) nativeSignature = child;
+    if (!child.namespaceURI && child.localName === 'BODY' && !body) body = child;
+    else if (!child.namespaceURI && child.localName === 'SIGNATURE' && !nativeSignature) nativeSignature = child;
     else if (child.namespaceURI === DSIG_NS && child.localName === 'Signature' && !dsigSignature) dsigSignature = child;
     else throw new RmsError('MalformedRequest', `unexpected or repeated <${child.nodeName}> under <XrML>`);
   }

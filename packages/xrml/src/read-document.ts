@@ -28,7 +28,7 @@ export function documentBody(doc: XrmlDocument, what: string, bodyTypes: readonl
  */
 export function onlyChildren(parent: Element, allowed: readonly string[], what: string): void {
   for (const child of childElements(parent)) {
-    if (child.namespaceURI != null || !allowed.includes(child.localName)) {
+    if (!!child.namespaceURI || !allowed.includes(child.localName)) {
       throw new RmsError('InvalidInput', `${what}: unexpected <${child.nodeName}> in <${parent.nodeName}>`);
     }
   }

@@ -281,3 +281,21 @@ describe('verifyXrmlSignature', () => {
     });
   });
 });
+
+describe('documents lifted out of a SOAP envelope by another stack', () => {
+  it('verify and read with an explicit xmlns="" and unused namespace declarations on the root', () => {
+    const server = newKeyPair();
+    const signed = signXrml(unsignedSlc(server.publicKey, server.publicKey), server.signer);
+    // What lxml/zeep write when serialising the element they found inside <Certificate>.
+    const lifted = signed.replace(
+      '<XrML version="1.2">',
+      '<XrML xmlns="" xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" version="1.2">',
+    );
+    expect(lifted).not.toBe(signed);
+    const doc = verifyXrmlSignature(parseXrml(lifted), server.publicKey);
+    expect(readCertificate(doc).principal.name).toBe('rms01');
+    expect(xmlsecVerify(lifted, server.publicKey).status).toBe(0);
+    // A real namespace on the root is still refused.
+    expect(() => parseXrml(signed.replace('<XrML version="1.2">', '<XrML xmlns="urn:other" version="1.2">'))).toThrow(/no namespace/);
+  });
+});

@@ -12,7 +12,7 @@ export function childElements(parent: Element, name?: string): Element[] {
   for (let n = parent.firstChild; n; n = n.nextSibling) {
     if (n.nodeType !== ELEMENT_NODE) continue;
     const el = n as Element;
-    if (name === undefined || (el.namespaceURI == null && el.localName === name)) out.push(el);
+    if (name === undefined || (!el.namespaceURI && el.localName === name)) out.push(el);
   }
   return out;
 }

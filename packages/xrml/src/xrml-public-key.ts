@@ -76,7 +76,7 @@ export function publicKeyFromXrml(source: Element | XrmlPublicKey): RsaPublicKey
 }
 
 function readPublicKeyElement(el: Element): XrmlPublicKey {
-  if (el.localName !== 'PUBLICKEY' || el.namespaceURI != null) {
+  if (el.localName !== 'PUBLICKEY' || !!el.namespaceURI) {
     throw new RmsError('InvalidInput', `expected <PUBLICKEY>, got <${el.nodeName}>`);
   }
   const algorithm = textOf(requiredChild(el, 'ALGORITHM'));

@@ -23,7 +23,7 @@ export function writeRightElement(list: XMLBuilder, right: string): XMLBuilder {
 
 /** The right an element of a RIGHTSLIST stands for; an unknown element name is InvalidInput. */
 export function readRightName(el: Element): string {
-  if (el.namespaceURI != null) throw new RmsError('InvalidInput', `unexpected <${el.nodeName}> in RIGHTSLIST`);
+  if (!!el.namespaceURI) throw new RmsError('InvalidInput', `unexpected <${el.nodeName}> in RIGHTSLIST`);
   if (el.localName === 'RIGHT') return normalizeRight(requiredAttr(el, 'name'));
   if (RESERVED.includes(el.localName)) return el.localName;
   throw new RmsError('InvalidInput', `unknown right element <${el.localName}> in RIGHTSLIST`);

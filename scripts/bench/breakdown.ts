@@ -1,0 +1,122 @@
+/**
+ * What one AcquireLicense and one Certify cost in crypto and XML work, measured step by step in
+ * this process on the very documents the load used: an estimate of where the server's time goes,
+ * to set beside the server CPU per request measured under load. Keys the server holds privately
+ * are stood in for by fresh RSA-2048 keys of the same size (the cost does not depend on which key).
+ */
+import { constants, createPrivateKey, generateKeyPairSync, privateDecrypt, publicEncrypt, sign, type KeyObject } from 'node:crypto';
+import { signXrml, verifyChain, verifyXrmlSignature, readSpc, parseXrml } from '@openrms/xrml';
+
+export interface StepCost {
+  step: string;
+  /** Milliseconds of one call, on one core. */
+  ms: number;
+  /** How many times one request does it. */
+  times: number;
+}
+
+export interface Breakdown {
+  acquireLicense: StepCost[];
+  certify: StepCost[];
+}
+
+/** Runs `fn` for about `ms` after a short warm-up; the mean milliseconds per call. */
+function timeIt(fn: () => unknown, ms = 300): number {
+  for (let i = 0; i < 5; i++) fn();
+  let n = 0;
+  const start = process.hrtime.bigint();
+  const end = start + BigInt(ms) * 1_000_000n;
+  let now = start;
+  while (now < end) {
+    fn();
+    n++;
+    now = process.hrtime.bigint();
+  }
+  return Number(now - start) / 1e6 / n;
+}
+
+/** The document without its enveloped ds:Signature (signXrml appends it as the last child of XrML). */
+function unsigned(xml: string): string {
+  const out = xml.replace(/<ds:Signature\b[\s\S]*<\/ds:Signature>(?=\s*<\/XrML>\s*$)/, '');
+  if (out === xml) throw new Error('no trailing ds:Signature to strip');
+  return out;
+}
+
+function signerOf(key: KeyObject) {
+  return { sign: (data: Buffer) => sign('sha256', data, key) };
+}
+
+export interface BreakdownInput {
+  rootKey: KeyObject;
+  /** bob's RAC chain (RAC, SLC chain). */
+  racChain: string[];
+  /** PL, CLC, SLC chain. */
+  plChain: string[];
+  /** A UL the server issued under load-test conditions (for its size and shape). */
+  useLicense: string;
+  /** bob's SPC (self-signed). */
+  spc: string;
+  /** A RAC the server issued for the Certify request. */
+  certifiedRac: string;
+  /** How long each step is timed. */
+  msPerStep?: number;
+}
+
+export function measureBreakdown(i: BreakdownInput): Breakdown {
+  const ms = i.msPerStep ?? 300;
+  const now = new Date();
+  const slcKey = verifyChain(i.racChain.slice(1), { trustedRootKeys: [i.rootKey], now })[0]!.principal.publicKey;
+  const plIssuers = verifyChain(i.plChain.slice(1), { trustedRootKeys: [i.rootKey], now });
+  const clcKey = plIssuers[0]!.principal.publicKey;
+  const rac = i.racChain[0]!;
+  const clc = i.plChain[1]!;
+  const pl = i.plChain[0]!;
+  const spcKey = readSpc(parseXrml(i.spc)).publicKey;
+
+  const { privateKey: standIn, publicKey: standInPub } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const oaep = { padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' } as const;
+  const sealedKey = publicEncrypt({ key: standInPub, ...oaep }, Buffer.alloc(32, 1));
+  const unsignedUl = unsigned(i.useLicense);
+  const unsignedRac = unsigned(i.certifiedRac);
+  const userKeyDer = standIn.export({ format: 'der', type: 'pkcs8' });
+
+  const verifyRac: StepCost = { step: 'parse + verify RAC signature (XML-DSig)', ms: timeIt(() => verifyXrmlSignature(rac, slcKey), ms), times: 1 };
+  const unsealRsa: StepCost = {
+    step: 'RSA-OAEP decrypt (unseal a key sealed to the server)',
+    ms: timeIt(() => privateDecrypt({ key: standIn, ...oaep }, sealedKey), ms),
+    times: 1,
+  };
+  const acquireLicense: StepCost[] = [
+    verifyRac,
+    { step: 'parse + verify CLC signature (XML-DSig)', ms: timeIt(() => verifyXrmlSignature(clc, slcKey), ms), times: 1 },
+    { step: 'parse + verify PL signature (XML-DSig)', ms: timeIt(() => verifyXrmlSignature(pl, clcKey), ms), times: 1 },
+    { ...unsealRsa, step: 'RSA-OAEP decrypt (unseal the content key)' },
+    { step: 'RSA-OAEP encrypt (seal the content key to the RAC), per right', ms: timeIt(() => publicEncrypt({ key: standInPub, ...oaep }, Buffer.alloc(32, 2)), ms), times: 1 },
+    { step: 'build-size UL: c14n + digest + RSA sign (XML-DSig)', ms: timeIt(() => signXrml(unsignedUl, signerOf(standIn)), ms), times: 1 },
+  ];
+  const certify: StepCost[] = [
+    { step: 'parse + verify SPC signature (XML-DSig)', ms: timeIt(() => verifyXrmlSignature(i.spc, spcKey), ms), times: 1 },
+    {
+      step: 'unseal the user key (RSA-OAEP decrypt + PKCS#8 parse)',
+      ms: timeIt(() => {
+        privateDecrypt({ key: standIn, ...oaep }, sealedKey);
+        createPrivateKey({ key: userKeyDer, format: 'der', type: 'pkcs8' });
+      }, ms),
+      times: 1,
+    },
+    {
+      step: 'seal the user key to the SPC (PKCS#8 export + RSA-OAEP encrypt)',
+      ms: timeIt(() => {
+        standIn.export({ format: 'der', type: 'pkcs8' });
+        publicEncrypt({ key: spcKey, ...oaep }, Buffer.alloc(32, 3));
+      }, ms),
+      times: 1,
+    },
+    { step: 'RAC: c14n + digest + RSA sign (XML-DSig)', ms: timeIt(() => signXrml(unsignedRac, signerOf(standIn)), ms), times: 1 },
+  ];
+  return { acquireLicense, certify };
+}
+
+export function totalMs(steps: StepCost[]): number {
+  return steps.reduce((a, s) => a + s.ms * s.times, 0);
+}
