@@ -5,7 +5,10 @@
  * are stood in for by fresh RSA-2048 keys of the same size (the cost does not depend on which key).
  */
 import { constants, createPrivateKey, generateKeyPairSync, privateDecrypt, publicEncrypt, sign, type KeyObject } from 'node:crypto';
+import path from 'node:path';
+import { certificateNodes, childElement, loadService, parseSoapRequest, SERVICE_WSDL_FILES, WSDL_DIR } from '@openrms/soap';
 import { signXrml, verifyChain, verifyXrmlSignature, readSpc, parseXrml } from '@openrms/xrml';
+import type { BenchRequest } from './requests';
 
 export interface StepCost {
   step: string;
@@ -58,8 +61,26 @@ export interface BreakdownInput {
   spc: string;
   /** A RAC the server issued for the Certify request. */
   certifiedRac: string;
+  /** The two requests the load sent. */
+  acquireLicenseRequest: BenchRequest;
+  certifyRequest: BenchRequest;
   /** How long each step is timed. */
   msPerStep?: number;
+}
+
+/** The server's own SOAP front: size check, UTF-8, secure parse, dispatch, VersionData; then the chains out of the body. */
+function soapParser(req: BenchRequest, wsdl: keyof typeof SERVICE_WSDL_FILES, path_: string[], arrays: string[]): () => unknown {
+  const service = loadService(path.join(WSDL_DIR, SERVICE_WSDL_FILES[wsdl]));
+  const input = { body: Buffer.from(req.body, 'utf8'), contentType: req.headers['content-type'], soapActionHeader: req.headers.soapaction };
+  return () => {
+    const parsed = parseSoapRequest(input, service, { maxBytes: 10 * 1024 * 1024 });
+    let el: Element | undefined = parsed.bodyElement;
+    for (const name of path_) el = el ? childElement(el, name) : undefined;
+    if (!el) throw new Error(`${req.name}: ${path_.join('/')} not found`);
+    const chains = arrays.map((a) => certificateNodes(childElement(el!, a)));
+    if (chains.some((c) => c.length === 0)) throw new Error(`${req.name}: an empty certificate array`);
+    return chains;
+  };
 }
 
 export function measureBreakdown(i: BreakdownInput): Breakdown {
@@ -80,21 +101,20 @@ export function measureBreakdown(i: BreakdownInput): Breakdown {
   const unsignedRac = unsigned(i.certifiedRac);
   const userKeyDer = standIn.export({ format: 'der', type: 'pkcs8' });
 
-  const verifyRac: StepCost = { step: 'parse + verify RAC signature (XML-DSig)', ms: timeIt(() => verifyXrmlSignature(rac, slcKey), ms), times: 1 };
-  const unsealRsa: StepCost = {
-    step: 'RSA-OAEP decrypt (unseal a key sealed to the server)',
-    ms: timeIt(() => privateDecrypt({ key: standIn, ...oaep }, sealedKey), ms),
-    times: 1,
-  };
+  const parseAcquire = soapParser(i.acquireLicenseRequest, 'license', ['RequestParams', 'AcquireLicenseParams'], ['LicenseeCerts', 'IssuanceLicense']);
+  const parseCertify = soapParser(i.certifyRequest, 'certification', ['requestParams'], ['MachineCertificateChain']);
+
   const acquireLicense: StepCost[] = [
-    verifyRac,
+    { step: 'SOAP request: secure parse, dispatch, extract the chains', ms: timeIt(parseAcquire, ms), times: 1 },
+    { step: 'parse + verify RAC signature (XML-DSig)', ms: timeIt(() => verifyXrmlSignature(rac, slcKey), ms), times: 1 },
     { step: 'parse + verify CLC signature (XML-DSig)', ms: timeIt(() => verifyXrmlSignature(clc, slcKey), ms), times: 1 },
     { step: 'parse + verify PL signature (XML-DSig)', ms: timeIt(() => verifyXrmlSignature(pl, clcKey), ms), times: 1 },
-    { ...unsealRsa, step: 'RSA-OAEP decrypt (unseal the content key)' },
+    { step: 'RSA-OAEP decrypt (unseal the content key)', ms: timeIt(() => privateDecrypt({ key: standIn, ...oaep }, sealedKey), ms), times: 1 },
     { step: 'RSA-OAEP encrypt (seal the content key to the RAC), per right', ms: timeIt(() => publicEncrypt({ key: standInPub, ...oaep }, Buffer.alloc(32, 2)), ms), times: 1 },
     { step: 'build-size UL: c14n + digest + RSA sign (XML-DSig)', ms: timeIt(() => signXrml(unsignedUl, signerOf(standIn)), ms), times: 1 },
   ];
   const certify: StepCost[] = [
+    { step: 'SOAP request: secure parse, dispatch, extract the chain', ms: timeIt(parseCertify, ms), times: 1 },
     { step: 'parse + verify SPC signature (XML-DSig)', ms: timeIt(() => verifyXrmlSignature(i.spc, spcKey), ms), times: 1 },
     {
       step: 'unseal the user key (RSA-OAEP decrypt + PKCS#8 parse)',

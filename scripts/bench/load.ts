@@ -1,5 +1,6 @@
 /** One load row: autocannon against one request at one concurrency, after a short warm-up. */
 import autocannon from 'autocannon';
+import { cpuWindow } from './cpu';
 import type { BenchRequest } from './requests';
 
 export interface LoadRow {
@@ -20,6 +21,10 @@ export interface LoadRow {
   serverCpuMsPerOk: number | undefined;
   /** Server CPU used during the measured part, in cores (1 = one core fully busy). */
   serverCores: number | undefined;
+  /** CPU of the load generator (this process), in cores. */
+  loadGenCores: number;
+  /** CPU of everything else on the machine during the measured part, in cores: the disturbance. */
+  otherCores: number | undefined;
 }
 
 /** The run in progress, so Ctrl-C can stop it. */
@@ -61,11 +66,11 @@ export async function measureLoad(o: LoadOptions): Promise<LoadRow> {
     timeout: 30,
   };
   if (o.warmupSeconds > 0) await run({ ...base, duration: o.warmupSeconds, maxOverallRequests: Math.max(o.connections, Math.ceil(o.maxRequests / 8)) });
-  const cpu0 = o.serverCpu();
+  const closeWindow = cpuWindow(o.serverCpu);
   const r = await run({ ...base, duration: o.seconds, maxOverallRequests: Math.max(o.connections, o.maxRequests) });
-  const cpu1 = o.serverCpu();
+  const w = closeWindow();
   const ok = r['2xx'];
-  const cpu = cpu0 !== undefined && cpu1 !== undefined ? cpu1 - cpu0 : undefined;
+  const cpu = w.serverSeconds;
   return {
     operation: o.req.name,
     connections: o.connections,
@@ -78,6 +83,8 @@ export async function measureLoad(o: LoadOptions): Promise<LoadRow> {
     p50Ms: r.latency.p50,
     p99Ms: r.latency.p99,
     serverCpuMsPerOk: cpu !== undefined && ok > 0 ? (cpu * 1000) / ok : undefined,
-    serverCores: cpu !== undefined && r.duration > 0 ? cpu / r.duration : undefined,
+    serverCores: w.serverCores,
+    loadGenCores: w.selfCores,
+    otherCores: w.otherCores,
   };
 }

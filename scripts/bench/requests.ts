@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { buildRequestEnvelope, CLIENT_SERVICES, parseProtectedFile, parseResponseEnvelope, STATE_FILES, VERSION_1_0 } from '@openrms/client';
 import { certificateNodes, childElement, XmlWriter } from '@openrms/soap';
-import { parseXrml, readRac, readUseLicense, verifyChain, verifyXrmlSignature, type XrmlDocument } from '@openrms/xrml';
+import { readRac, readUseLicense, verifyChain, verifyXrmlSignature, type XrmlDocument } from '@openrms/xrml';
 
 export interface BenchRequest {
   name: 'AcquireLicense' | 'Certify';
@@ -106,9 +106,4 @@ export async function checkOnce(req: BenchRequest, rootKey: KeyObject, expectEma
     if (rac.identity.email.toLowerCase() !== expectEmail.toLowerCase()) throw new Error(`Certify: the RAC is for ${rac.identity.email}, not ${expectEmail}`);
   }
   return { status: res.status, responseBytes: Buffer.byteLength(text), chain, leaf };
-}
-
-/** Parses without verifying: for the cost breakdown, which verifies on its own. */
-export function parseUnverified(xml: string): XrmlDocument {
-  return parseXrml(xml);
 }

@@ -1,8 +1,7 @@
 /** The server under test as its own process, so the load generator never shares its event loop. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { processCpuSeconds } from './cpu';
 
 export const REPO = path.resolve(__dirname, '..', '..');
 
@@ -25,33 +24,6 @@ export interface StartServerOptions {
   keyPassword: string;
   serverName: string;
   startTimeoutMs?: number;
-}
-
-let clockTicks: number | undefined;
-function ticksPerSecond(): number {
-  if (clockTicks === undefined) {
-    try {
-      clockTicks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-    } catch {
-      clockTicks = 100;
-    }
-  }
-  return clockTicks;
-}
-
-/** utime + stime of a process from /proc/PID/stat (fields 14 and 15, after the parenthesised name). */
-export function processCpuSeconds(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // fields[0] is field 3 (state): utime is field 14, stime field 15.
-    const utime = Number(fields[11]);
-    const stime = Number(fields[12]);
-    if (!Number.isFinite(utime) || !Number.isFinite(stime)) return undefined;
-    return (utime + stime) / ticksPerSecond();
-  } catch {
-    return undefined;
-  }
 }
 
 /**

@@ -5,6 +5,8 @@ import { RmsError, type SlcRevocation } from '@openrms/domain';
 import { addGroup, addUser, provisionRootCluster, showSlc } from '@openrms/issuance';
 import { type Command, flag, list, str } from './command';
 import { policyCommands, templateCommands } from './admin-commands';
+import { clusterCommands } from './cluster-commands';
+import { daclCommands } from './dacl-commands';
 
 const database = { type: 'string', required: true, placeholder: 'URL', help: 'Configuration database: sqlite:PATH, postgres://… or mssql://…' } as const;
 const keyPasswordEnv = { type: 'string', required: true, placeholder: 'VAR', help: 'Environment variable holding the cluster key password' } as const;
@@ -137,4 +139,5 @@ export const commands: Command[] = [
   },
   ...policyCommands,
   ...templateCommands,
+  ...daclCommands,
 ];

@@ -4,7 +4,10 @@ import type { Logger } from 'pino';
 import { endpointPath, type DaclRight, RmsError } from '@openrms/domain';
 import type { AuthenticatedPrincipal, ClusterRuntime } from '@openrms/issuance';
 import { buildSoapFault, type ServiceDescription, type SoapEndpoint, wsdlForRequest } from '@openrms/soap';
+import type { Store } from '@openrms/store';
+import { ADMIN_API_PATH, adminApi } from './admin-api';
 import { parseBasicAuth } from './basic-auth';
+import { forwardToRoot } from './forward-to-root';
 
 export interface SoapRoute {
   /** Path under /_wmcs, e.g. /certification/server.asmx. */
@@ -20,12 +23,22 @@ export interface RequestContext {
 
 export interface AppDeps {
   runtime: ClusterRuntime;
+  /** The configuration database, for the admin API. */
+  store: Store;
   routes: SoapRoute[];
+  /** Paths (under /_wmcs) this member passes to the root cluster, with their target URLs. */
+  forwards?: { path: string; target: string }[];
   maxBodyBytes: number;
   logger: Logger;
 }
 
 const AUTH_CHALLENGE = 'Basic realm="OpenRMS", charset="UTF-8"';
+
+/** The operation a request names in SOAPAction (or the SOAP 1.2 action parameter), for the request log. */
+function actionName(req: Request): string {
+  const action = req.get('soapaction') ?? /action="?([^";]+)"?/i.exec(req.get('content-type') ?? '')?.[1] ?? '';
+  return action.replace(/"/g, '').split('/').pop() || 'unknown';
+}
 
 function soapVersionOf(req: Request): '1.1' | '1.2' {
   return /application\/soap\+xml/i.test(req.get('content-type') ?? '') ? '1.2' : '1.1';
@@ -44,6 +57,7 @@ function serviceHtml(service: ServiceDescription, path: string): string {
 export function createApp(deps: AppDeps): express.Express {
   const { runtime, logger } = deps;
   const routes = new Map(deps.routes.map((r) => [endpointPath(r.path), r]));
+  const forwards = new Map((deps.forwards ?? []).map((f) => [endpointPath(f.path), f.target]));
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
@@ -72,9 +86,29 @@ export function createApp(deps: AppDeps): express.Express {
   const rawBody = express.raw({ type: () => true, limit: deps.maxBodyBytes });
 
   app.use('/_wmcs', async (req: Request, res: Response, next: NextFunction) => {
+    const full = `/_wmcs${req.path}`;
+    const forwardTarget = forwards.get(endpointPath(req.path));
+    if (forwardTarget) {
+      // The root authenticates and authorises these itself; this member adds nothing but transport.
+      rawBody(req, res, async (err?: unknown) => {
+        if (err) return next(err);
+        const started = process.hrtime.bigint();
+        const r = await forwardToRoot(req, res, Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0), forwardTarget, logger);
+        runtime.requestLog.record({
+          at: new Date(),
+          operation: `${actionName(req)} (forwarded)`,
+          endpoint: full,
+          principal: parseBasicAuth(req.get('authorization'))?.name ?? null,
+          result: r.status < 400 ? 'ok' : (r.fault ?? `HTTP ${r.status}`),
+          durationMs: Math.round(Number(process.hrtime.bigint() - started) / 1e6),
+          serverId: runtime.serverId,
+          requestId: res.locals.requestId as string,
+        });
+      });
+      return;
+    }
     const route = routes.get(endpointPath(req.path));
     if (!route) return next();
-    const full = `/_wmcs${req.path}`;
     if (req.method === 'GET' || req.method === 'HEAD') {
       const wantsWsdl = Object.keys(req.query as object).some((k) => k.toLowerCase() === 'wsdl');
       const self = `${req.protocol}://${req.get('host') ?? 'localhost'}${full}`;
@@ -91,8 +125,20 @@ export function createApp(deps: AppDeps): express.Express {
     }
     const credentials = parseBasicAuth(req.get('authorization'));
     const principal = credentials ? await runtime.authenticate(credentials.name, credentials.password) : undefined;
+    const logRefusal = (principalName: string | null, result: string) =>
+      runtime.requestLog.record({
+        at: new Date(),
+        operation: actionName(req),
+        endpoint: full,
+        principal: principalName,
+        result,
+        durationMs: 0,
+        serverId: runtime.serverId,
+        requestId: res.locals.requestId as string,
+      });
     if (!principal) {
       // Drain nothing: the body is not read for unauthenticated callers.
+      logRefusal(credentials?.name ?? null, credentials ? 'HTTP 401 wrong credentials' : 'HTTP 401 no credentials');
       res.set('WWW-Authenticate', AUTH_CHALLENGE).set('Connection', 'close').status(401).type('text/plain').send('authentication required');
       return;
     }
@@ -104,11 +150,16 @@ export function createApp(deps: AppDeps): express.Express {
         new RmsError('AccessDenied', `access to ${full} is denied for ${principal.name}`),
         { correlationId: res.locals.requestId as string },
       );
+      logRefusal(principal.name, f.faultName);
       res.set('Connection', 'close').status(403).type(f.contentType).send(f.body);
       return;
     }
     rawBody(req, res, async (err?: unknown) => {
-      if (err) return next(err);
+      if (err) {
+        const e = err as { type?: string };
+        logRefusal(principal.name, e.type === 'entity.too.large' ? 'HTTP 413 body too large' : 'HTTP 400 unreadable body');
+        return next(err);
+      }
       const started = process.hrtime.bigint();
       const requestId = res.locals.requestId as string;
       const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
@@ -131,6 +182,8 @@ export function createApp(deps: AppDeps): express.Express {
       res.status(out.status).type(out.contentType).send(out.body);
     });
   });
+
+  app.use(ADMIN_API_PATH, adminApi({ runtime, store: deps.store, logger }));
 
   app.use((_req, res) => {
     res.status(404).type('text/plain').send('not found');

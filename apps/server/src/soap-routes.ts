@@ -6,7 +6,9 @@ import {
   createSoapEndpoint,
   licenseServiceHandlers,
   loadService,
+  precertificationServiceHandlers,
   publishServiceHandlers,
+  subEnrollServiceHandlers,
   serverServiceHandlers,
   SERVICE_WSDL_FILES,
   templateDistributionServiceHandlers,
@@ -29,13 +31,30 @@ export function soapRoutes(runtime: ClusterRuntime, opts: { maxBodyBytes: number
   };
   const licensing = runtime.licensing;
   const onItemError = (err: unknown, info: { correlationId: string; faultName: string; withheld: boolean }) => onError(err, undefined, info);
-  return [
+  const common = [
     route('certificationServer', serverServiceHandlers(runtime)),
     route('licensingServer', serverServiceHandlers(runtime)),
-    route('certification', certificationServiceHandlers(licensing)),
-    route('serverCertification', certificationServiceHandlers(licensing)),
     route('publish', publishServiceHandlers(licensing)),
     route('license', licenseServiceHandlers(licensing, { onItemError })),
     route('templateDistribution', templateDistributionServiceHandlers(licensing)),
   ];
+  if (runtime.cluster.kind !== 'root') return common;
+  return [
+    ...common,
+    route('certification', certificationServiceHandlers(licensing)),
+    route('serverCertification', certificationServiceHandlers(licensing)),
+    route('precertification', precertificationServiceHandlers(licensing)),
+    // Only the root signs the SLCs of licensing-only clusters.
+    route('subEnroll', subEnrollServiceHandlers(licensing)),
+  ];
+}
+
+/** On a licensing-only cluster, certification belongs to the root: these paths are passed through. */
+export function rootForwards(runtime: ClusterRuntime): { path: string; target: string }[] {
+  const root = runtime.rootClusterUrl;
+  if (runtime.cluster.kind !== 'licensing' || !root) return [];
+  return (['certification', 'serverCertification', 'precertification'] as const).map((k) => ({
+    path: SERVICE_PATHS[k],
+    target: `${root}${SERVICE_PATHS[k]}`,
+  }));
 }

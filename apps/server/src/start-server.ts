@@ -6,7 +6,7 @@ import type { ServerConfig } from '@openrms/config';
 import { ClusterRuntime } from '@openrms/issuance';
 import { openStore, type Store } from '@openrms/store';
 import { createApp } from './create-app';
-import { soapRoutes } from './soap-routes';
+import { rootForwards, soapRoutes } from './soap-routes';
 
 export interface RunningServer {
   url: string;
@@ -40,7 +40,8 @@ export async function startServer(config: ServerConfig, logger: Logger = createL
     await store.close();
     throw e;
   }
-  const app = createApp({ runtime, routes: soapRoutes(runtime, { maxBodyBytes: config.maxBodyBytes, logger }), maxBodyBytes: config.maxBodyBytes, logger });
+  const app = createApp({ runtime, store, routes: soapRoutes(runtime, { maxBodyBytes: config.maxBodyBytes, logger }),
+    forwards: rootForwards(runtime), maxBodyBytes: config.maxBodyBytes, logger });
   const server: Server = config.tls ? createHttpsServer({ cert: config.tls.cert, key: config.tls.key }, app) : createHttpServer(app);
   server.headersTimeout = 20_000;
   server.requestTimeout = 60_000;

@@ -115,7 +115,8 @@ export class ClusterRuntime {
       id: serverId,
       clusterId: cluster.id,
       name: opts.serverName,
-      url: cluster.url,
+      // A member that joined with its own URL keeps it; one that never joined is known by the cluster's.
+      url: me?.url ?? cluster.url,
       serviceAccount: me?.serviceAccount ?? null,
       joinedAt: me?.joinedAt ?? clock.now(),
     });
@@ -148,6 +149,11 @@ export class ClusterRuntime {
 
   get cluster(): ClusterIdentity {
     return this.#state.cluster;
+  }
+
+  /** The root cluster's _wmcs URL, for a licensing-only cluster. */
+  get rootClusterUrl(): string | undefined {
+    return this.#state.cluster.kind === 'licensing' ? this.#state.certificationBase : undefined;
   }
 
   get slc(): CertificateInfo {

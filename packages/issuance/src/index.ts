@@ -1,5 +1,5 @@
 export * from './cluster-runtime';
-export * from './provision-root';
+export { provisionRootCluster, type ProvisionRootInput, type ProvisionResult } from './provision-root';
 export * from './principal-admin';
 export * from './show-slc';
 export * from './service-locations';
@@ -10,3 +10,7 @@ export * from './policy-admin';
 export * from './request-log-writer';
 export { LicensingService, DEFAULT_VALIDITY, type ValidityPolicy, type Caller } from './licensing-service';
 export * from './template-admin';
+export * from './dacl-admin';
+export * from './provision-licensing';
+export { SERVER_SKU, SERVER_VERSION } from './provision-cluster';
+export * from './cluster-admin';

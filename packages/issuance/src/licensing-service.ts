@@ -9,7 +9,10 @@ import {
   MINUTE_MS,
   newBracedGuid,
   newId,
+  normalizeGuid,
   parseVersion,
+  clusterBaseUrl,
+  SLC_VALIDITY_YEARS,
   RmsError,
   type RightsPolicy,
   type TimeRange,
@@ -19,6 +22,8 @@ import type { Store } from '@openrms/store';
 import {
   buildClc,
   buildRac,
+  buildSlc,
+  publicKeyFromPkcs1Base64,
   buildUseLicense,
   type CertificateInfo,
   issuerFromCertificate,
@@ -40,6 +45,7 @@ import {
   ERD_AAD,
 } from '@openrms/xrml';
 import type { AuthenticatedPrincipal } from './cluster-runtime';
+import { SETTINGS } from './settings';
 import { isExcluded, type Policies } from './policies';
 import { isValidEmail } from './principal-admin';
 
@@ -81,6 +87,12 @@ interface VerifiedRac {
 }
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+
+/** The revocation policy written at provisioning, as the SLC builder takes it. */
+function revocationFor(stored: unknown): { kind: 'standard' } | { kind: 'custom'; authorityKeys: KeyObject[] } {
+  const r = stored as { kind?: string; authorityKeysPem?: string[] } | undefined;
+  return r?.kind === 'custom' && r.authorityKeysPem ? { kind: 'custom', authorityKeys: r.authorityKeysPem.map((pem) => createPublicKey(pem)) } : { kind: 'standard' };
+}
 
 function fail(code: RmsError['code'], message: string): never {
   throw new RmsError(code, message);
@@ -146,6 +158,43 @@ export class LicensingService {
     const rac = signXrml(unsigned, this.#key);
     await this.#record('RAC', email, descriptorGuid, rac, now, validUntil);
     return { chain: [rac, ...s.chain] };
+  }
+
+  /**
+   * Precertify: the public-key certificate of another user (a RAC without FEDERATIONPRINCIPALS), so
+   * a server can license content for someone who is not calling. UserName and Id must agree.
+   */
+  async precertify(_caller: Caller, req: { userName?: string; id?: string }): Promise<{ certificate: string }> {
+    const s = this.state();
+    if (s.cluster.kind !== 'root') fail('InvalidOperation', 'this licensing-only cluster does not issue rights account certificates');
+    const byName = req.userName ? await this.store.principals.findUserByEmail(req.userName) : undefined;
+    const byId = req.id ? await this.store.principals.find(req.id.replace(/[{}]/g, '')) : undefined;
+    if (req.userName && !byName) fail('AdEntrySearchFailed', `no user has the e-mail address ${req.userName}`);
+    if (req.id && (!byId || byId.kind !== 'user')) fail('AdEntrySearchFailed', `no user has the id ${req.id}`);
+    if (byName && byId && byName.id !== byId.id) fail('UnauthorizedAccess', 'UserName and Identification name different users');
+    const user = (byName ?? byId)!;
+    if (!user.email || !isValidEmail(user.email)) fail('VerifyEmailAddressFailed', `the account ${user.name} has no valid e-mail address`);
+    const key = await this.#userKeyPair(user.id);
+    const now = this.clock.now();
+    const validUntil = addYears(now, s.validity.racYears);
+    const descriptorGuid = newBracedGuid();
+    const rac = signXrml(
+      buildRac({
+        descriptorGuid,
+        issuedTime: now,
+        validFrom: new Date(now.getTime() - s.validity.backdateMinutes * MINUTE_MS),
+        validUntil,
+        issuer: issuerFromCertificate(s.slc),
+        activationUrl: `${s.cluster.url}/certification`,
+        identity: { idType: 'Federation', id: `{${user.id}}`, email: user.email },
+        publicKey: key.publicKey,
+        credentialType: 'Persistent',
+        credentialCreationTime: now,
+      }),
+      this.#key,
+    );
+    await this.#record('RAC', user.email, descriptorGuid, rac, now, validUntil);
+    return { certificate: rac };
   }
 
   #verifyMachineChain(chain: string[], p: Policies) {
@@ -424,6 +473,66 @@ export class LicensingService {
         return t && t.status === 'published' ? { guid, hash: t.hash, template: t.xml } : { guid, hash: '', template: null };
       }),
     );
+  }
+
+  // ---------------------------------------------------------------- sub-enrollment
+
+  /**
+   * Signs the SLC of a licensing-only cluster (root clusters only). It may issue CLCs, PLs and ULs,
+   * never RACs or further SLCs; its revocation policy is the root's; it ends no later than the
+   * root's own SLC. Every sub-enrollment is audited.
+   */
+  async subEnroll(caller: Caller, req: { publicKeyPkcs1: Buffer; guid: string; sku: string; version: string; name: string; url: string }): Promise<{ chain: string[] }> {
+    const s = this.state();
+    if (s.cluster.kind !== 'root') fail('InvalidOperation', 'only the root certification cluster signs licensing-only clusters');
+    const guid = normalizeGuid(req.guid);
+    if (!guid) fail('Argument', `"${req.guid}" is not a GUID`);
+    let publicKey: KeyObject;
+    try {
+      publicKey = publicKeyFromPkcs1Base64(req.publicKeyPkcs1.toString('base64'));
+    } catch {
+      return fail('Argument', 'aPublicKeyBytes is not an RSA public key (PKCS#1)');
+    }
+    const bits = publicKey.asymmetricKeyDetails?.modulusLength ?? 0;
+    if (bits < 2048 || bits > 8192) fail('UnsupportedCryptographicSet', `the requesting key is RSA-${bits}; RSA-2048 to RSA-8192 is required`);
+    if (publicKeysEqual(publicKey, s.slc.principal.publicKey)) fail('Argument', 'the requesting key is this cluster’s own key');
+    let url: string;
+    try {
+      url = clusterBaseUrl(req.url);
+    } catch {
+      return fail('Argument', `URL "${req.url}" is not an http(s) URL`);
+    }
+    if (!parseVersion(req.version)) fail('Argument', `Version "${req.version}" is not a.b.c.d`);
+    if (req.name.length > 255 || req.sku.length > 64) fail('Argument', 'Name or SKU is too long');
+    const now = this.clock.now();
+    const rootUntil = s.slc.validUntil ?? addYears(now, SLC_VALIDITY_YEARS);
+    const oneYear = addYears(now, SLC_VALIDITY_YEARS);
+    const validUntil = oneYear < rootUntil ? oneYear : rootUntil;
+    const revocation = await this.store.settings.get(SETTINGS.slcRevocation);
+    const descriptorGuid = newBracedGuid();
+    const unsigned = buildSlc({
+      descriptorGuid,
+      issuedTime: now,
+      validFrom: now,
+      validUntil,
+      issuer: { ...issuerFromCertificate(s.slc), cpsUrl: `${s.cluster.url}/certification` },
+      subject: { serverGuid: guid, name: req.name, url, publicKey, version: req.version, sku: req.sku },
+      issueScope: ['CLC', 'PL', 'UL'],
+      revocation: revocationFor(revocation),
+    });
+    const slc = signXrml(unsigned, this.#key);
+    await this.store.transaction(async (tx) => {
+      await tx.issued.record({ id: newId(), clusterId: s.cluster.id, kind: 'SubSLC', subject: `${req.name} ${guid}`, documentGuid: descriptorGuid, issuedAt: now, validUntil, documentSha256: sha256(slc) });
+      await tx.audit.append({
+        at: now,
+        actor: caller.principal.name,
+        action: 'slc.subenroll',
+        target: guid,
+        after: { name: req.name, url, sku: req.sku, version: req.version, validUntil: validUntil.toISOString(), keyBits: bits },
+        correlationId: caller.requestId,
+      });
+    });
+    return { chain: [slc, ...s.chain] };
   }
 
   // ---------------------------------------------------------------- bookkeeping

@@ -3,7 +3,7 @@ import { RmsError } from '@openrms/domain';
 import { buildSoapFault } from './build-soap-fault';
 import { buildSoapResponse, type SoapResult } from './build-soap-response';
 import type { ServiceDescription } from './load-service';
-import { parseContentType, parseSoapRequest, type ServerVersionRange, type SoapHttpInput, type SoapRequest } from './parse-soap-request';
+import { operationOfError, parseContentType, parseSoapRequest, type ServerVersionRange, type SoapHttpInput, type SoapRequest } from './parse-soap-request';
 import type { SoapVersion } from './namespaces';
 
 /** Produces the content of the operation's Result element; throw an RmsError to fault. */
@@ -84,7 +84,7 @@ function faultResponse(
   } catch {
     // A failing logger must not turn a fault into an unhandled rejection.
   }
-  return { status: fault.status, contentType: fault.contentType, body: fault.body, operation: req?.operation.name, fault: fault.faultName };
+  return { status: fault.status, contentType: fault.contentType, body: fault.body, operation: req?.operation.name ?? operationOfError(err), fault: fault.faultName };
 }
 
 /**

@@ -15,3 +15,6 @@ export * from './services/certification-service';
 export * from './services/publish-service';
 export * from './services/license-service';
 export * from './services/template-distribution-service';
+export * from './services/sub-enroll-service';
+export * from './clients/cluster-client';
+export * from './services/precertification-service';

@@ -91,16 +91,28 @@ export function parseSoapRequest(input: SoapHttpInput, service: ServiceDescripti
   const action = soapVersion === '1.2' ? (contentType.action ?? unquote(input.soapActionHeader)) : unquote(input.soapActionHeader);
   const operation = findOperation(service, action, bodyElement);
 
-  const versionHeaders = header ? checkHeaders(header, envNs, soapVersion, service.targetNamespace) : [];
-  const serverVersions = options.versions ?? { min: SERVER_MIN_VERSION, max: SERVER_MAX_VERSION };
-  let version: NegotiatedVersion | undefined;
-  if (operation.hasVersionData) {
-    const vd = versionHeaders[0];
-    if (!vd) throw new RmsError('MalformedDataVersion', 'The VersionData SOAP header is missing.');
-    if (versionHeaders.length > 1) throw new RmsError('MalformedDataVersion', 'The request carries more than one VersionData header.');
-    version = negotiateVersion(childText(vd, 'MinimumVersion'), childText(vd, 'MaximumVersion'), serverVersions);
+  try {
+    const versionHeaders = header ? checkHeaders(header, envNs, soapVersion, service.targetNamespace) : [];
+    const serverVersions = options.versions ?? { min: SERVER_MIN_VERSION, max: SERVER_MAX_VERSION };
+    let version: NegotiatedVersion | undefined;
+    if (operation.hasVersionData) {
+      const vd = versionHeaders[0];
+      if (!vd) throw new RmsError('MalformedDataVersion', 'The VersionData SOAP header is missing.');
+      if (versionHeaders.length > 1) throw new RmsError('MalformedDataVersion', 'The request carries more than one VersionData header.');
+      version = negotiateVersion(childText(vd, 'MinimumVersion'), childText(vd, 'MaximumVersion'), serverVersions);
+    }
+    return { soapVersion, service, operation, bodyElement, document, version, serverVersions };
+  } catch (e) {
+    // The operation is known by now: say which one failed, for the request log.
+    if (e instanceof Error) Object.assign(e, { soapOperation: operation.name });
+    throw e;
   }
-  return { soapVersion, service, operation, bodyElement, document, version, serverVersions };
+}
+
+/** The operation a request-parsing error belongs to, when parsing got that far. */
+export function operationOfError(e: unknown): string | undefined {
+  const op = (e as { soapOperation?: unknown } | undefined)?.soapOperation;
+  return typeof op === 'string' ? op : undefined;
 }
 
 interface ContentType {

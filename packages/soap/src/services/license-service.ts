@@ -1,3 +1,4 @@
+import { XMLSerializer } from '@xmldom/xmldom';
 import { RmsError } from '@openrms/domain';
 import { describeException } from '../build-soap-fault';
 import { certificateNodes, childElement, childElements, isNil } from '../certificate-nodes';
@@ -23,6 +24,14 @@ export interface LicensePort {
 /** Windows' documented limits (RMPR notes 41–43). */
 export const LICENSE_LIMITS = { applicationDataBytes: 102_400, licenseeCertBytes: 30_720, licenseeCerts: 100, batchItems: 100 } as const;
 
+/** UTF-8 bytes of the ApplicationData content (its children as serialized), not of its tags. */
+function applicationDataBytes(el: Element): number {
+  const serializer = new XMLSerializer();
+  let n = 0;
+  for (let c = el.firstChild; c; c = c.nextSibling) n += Buffer.byteLength(serializer.serializeToString(c));
+  return n;
+}
+
 function parseItems(bodyElement: Element, batchingAllowed: boolean): AcquireLicenseItem[] {
   const arr = childElement(bodyElement, 'RequestParams');
   if (!arr || isNil(arr)) throw new RmsError('ArgumentNull', 'RequestParams is null');
@@ -35,7 +44,7 @@ function parseItems(bodyElement: Element, batchingAllowed: boolean): AcquireLice
   let lastPl: string[] | undefined;
   return params.map((p, i) => {
     const appData = childElement(p, 'ApplicationData');
-    if (appData && (appData.toString().length > LICENSE_LIMITS.applicationDataBytes)) {
+    if (appData && applicationDataBytes(appData) > LICENSE_LIMITS.applicationDataBytes) {
       throw new RmsError('UnspecifiedError', 'ApplicationData is larger than 102,400 bytes');
     }
     const licenseeCerts = certificateNodes(childElement(p, 'LicenseeCerts'));

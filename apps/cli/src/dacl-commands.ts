@@ -1,0 +1,104 @@
+import { RmsError } from '@openrms/domain';
+import { changeDaclAt, type DaclAction, type DaclEntryView, effectiveAccessAt, listDaclAt } from '@openrms/issuance';
+import { type Command, type CommandIo, type ParsedArgs, str } from './command';
+
+const database = { type: 'string', required: true, placeholder: 'URL', help: 'Configuration database: sqlite:PATH, postgres://… or mssql://…' } as const;
+const endpoint = {
+  type: 'string',
+  required: true,
+  placeholder: 'PATH',
+  help: 'The .asmx endpoint, e.g. /_wmcs/certification/ServerCertification.asmx (any case; the /_wmcs prefix may be left out)',
+} as const;
+const principal = { type: 'string', required: true, placeholder: 'NAME', help: 'User or group name, e.g. bob or "RMS Service Group"' } as const;
+const right = { type: 'string', required: true, placeholder: 'RIGHT', help: 'Read, Execute or FullControl (requests to an endpoint need Execute)' } as const;
+const actor = { type: 'string', placeholder: 'NAME', help: 'Who makes the change, for the audit log (default: rmsctl)' } as const;
+
+/** Left-aligned columns, widths from the content, two spaces apart. */
+function printTable(io: CommandIo, header: string[], rows: string[][]): void {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');
+  io.out(line(header));
+  for (const r of rows) io.out(line(r));
+}
+
+const entryRow = (e: DaclEntryView) => [e.endpoint, e.principal, e.principalKind, e.right, e.effect];
+
+async function change(args: ParsedArgs, io: CommandIo, action: DaclAction): Promise<void> {
+  const r = await changeDaclAt(str(args, 'database')!, str(args, 'actor') ?? 'rmsctl', {
+    action,
+    endpoint: str(args, 'endpoint')!,
+    principal: str(args, 'principal')!,
+    right: str(args, 'right')!,
+    effect: str(args, 'effect'),
+  });
+  if (!r.changed) {
+    io.out(`${r.endpoint}: "${r.principal}" already has a ${r.entries[0]!.effect} entry for ${r.right}; nothing changed`);
+    return;
+  }
+  const done = action === 'revoke' ? 'removed' : 'added';
+  for (const e of r.entries) io.out(`${r.endpoint}: ${e.effect} ${e.right} for "${e.principal}" ${done}`);
+}
+
+export const daclCommands: Command[] = [
+  {
+    path: ['dacl', 'list'],
+    summary: 'List the DACL entries of every endpoint, or of one: endpoint, principal, kind, right, allow/deny.',
+    options: { database, endpoint: { ...endpoint, required: false } },
+    async run(args, io) {
+      const rows = await listDaclAt(str(args, 'database')!, str(args, 'endpoint'));
+      if (rows.length === 0) {
+        io.out('no DACL entries: nobody may call this endpoint');
+        return;
+      }
+      printTable(io, ['ENDPOINT', 'PRINCIPAL', 'KIND', 'RIGHT', 'EFFECT'], rows.map(entryRow));
+    },
+  },
+  {
+    path: ['dacl', 'grant'],
+    summary: 'Allow a user or group a right on an endpoint (an allow entry). A deny entry that also matches still wins.',
+    options: { database, endpoint, principal, right, actor },
+    run: (args, io) => change(args, io, 'grant'),
+  },
+  {
+    path: ['dacl', 'deny'],
+    summary: 'Deny a user or group a right on an endpoint (a deny entry); deny wins over any allow, also one through a group.',
+    options: { database, endpoint, principal, right, actor },
+    run: (args, io) => change(args, io, 'deny'),
+  },
+  {
+    path: ['dacl', 'revoke'],
+    summary: 'Remove the allow and/or deny entry of a user or group for a right on an endpoint.',
+    options: {
+      database,
+      endpoint,
+      principal,
+      right,
+      effect: { type: 'string', placeholder: 'allow|deny', help: 'Remove only the allow or only the deny entry (default: both)' },
+      actor,
+    },
+    async run(args, io) {
+      const effect = str(args, 'effect');
+      if (effect !== undefined && effect !== 'allow' && effect !== 'deny') throw new RmsError('InvalidInput', `--effect must be allow or deny, got "${effect}"`);
+      await change(args, io, 'revoke');
+    },
+  },
+  {
+    path: ['dacl', 'check'],
+    summary: "Show a user's or group's effective rights on an endpoint, and the entries that decide them (deny wins; groups count through any nesting).",
+    options: { database, endpoint, principal },
+    async run(args, io) {
+      const a = await effectiveAccessAt(str(args, 'database')!, str(args, 'endpoint')!, str(args, 'principal')!);
+      io.out(`${a.principal} (${a.principalKind}${a.disabled ? ', disabled: cannot sign in' : ''}) on ${a.endpoint}`);
+      io.out(`member of: ${a.memberOf.length ? a.memberOf.join(', ') : 'none'}`);
+      printTable(
+        io,
+        ['RIGHT', 'ACCESS', 'REASON'],
+        a.rights.map((r) => [
+          r.right,
+          r.allowed ? 'allowed' : 'denied',
+          r.decidedBy.length ? `${r.reason}: ${r.decidedBy.map((e) => `${e.effect} ${e.right} for "${e.via}"`).join(', ')}` : r.reason,
+        ]),
+      );
+    },
+  },
+];

@@ -1,0 +1,78 @@
+import { createPublicKey } from 'node:crypto';
+import { hostname } from 'node:os';
+import { type Clock, DAY_MS, newId, RmsError, systemClock } from '@openrms/domain';
+import { ClusterKey } from '@openrms/keys';
+import { parseXrml, publicKeysEqual, readCertificate, verifyChain } from '@openrms/xrml';
+import { checkPrincipalName, withProvisionedStore } from './principal-admin';
+import { SETTINGS } from './settings';
+
+export interface JoinInput {
+  databaseUrl: string;
+  serviceAccount: string;
+  keyPassword: string;
+  /** This member's own URL (what the load balancer sends traffic to). */
+  serverUrl: string;
+  serverName?: string | undefined;
+}
+
+/**
+ * Adds a server to an existing cluster: it proves it can open the cluster key with the password
+ * and that the active chain verifies; no enrollment, the same SLC and key. Audited.
+ */
+export async function joinCluster(input: JoinInput, clock: Clock = systemClock) {
+  checkPrincipalName(input.serviceAccount, 'service account');
+  let url: URL;
+  try {
+    url = new URL(input.serverUrl);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('scheme');
+  } catch {
+    throw new RmsError('InvalidInput', `--server-url must be an http(s) URL, got "${input.serverUrl}"`);
+  }
+  const name = input.serverName ?? hostname();
+  return withProvisionedStore(input.databaseUrl, async (store) => {
+    const cluster = await store.clusters.get();
+    const key = ClusterKey.unwrap((await store.keys.getActive(cluster.id, 'cluster')).wrappedPrivateKey, input.keyPassword);
+    const chain = (await store.slcChains.getActive(cluster.id)).chain;
+    const rootPem = await store.settings.get(SETTINGS.trustedRootKeyPem);
+    const [leaf] = verifyChain(chain, { trustedRootKeys: [createPublicKey(String(rootPem))], now: clock.now() });
+    if (!publicKeysEqual(leaf!.principal.publicKey, key.publicKey)) throw new RmsError('ChainInvalid', 'the active SLC does not certify the cluster key');
+    const now = clock.now();
+    return store.transaction(async (tx) => {
+      const existing = (await tx.servers.list(cluster.id)).find((s) => s.name === name);
+      const id = existing?.id ?? newId();
+      const row = await tx.servers.upsert({ id, clusterId: cluster.id, name, url: url.toString().replace(/\/+$/, ''), serviceAccount: input.serviceAccount, joinedAt: existing?.joinedAt ?? now });
+      const svc = await tx.principals.findByName(input.serviceAccount);
+      if (!svc) throw new RmsError('NotFound', `service account "${input.serviceAccount}" is not a principal of this cluster`);
+      await tx.audit.append({ at: now, actor: input.serviceAccount, action: 'cluster.join', target: id, before: existing ?? null, after: { name, url: row.url, serviceAccount: input.serviceAccount } });
+      return { cluster, server: row, rejoined: existing !== undefined };
+    });
+  });
+}
+
+/** Members are considered alive while their heartbeat (every 5 s) is younger than this. */
+export const MEMBER_STALE_MS = 30_000;
+
+export async function clusterStatus(databaseUrl: string, clock: Clock = systemClock) {
+  return withProvisionedStore(databaseUrl, async (store) => {
+    const cluster = await store.clusters.get();
+    const chainRow = await store.slcChains.getActive(cluster.id);
+    const leaf = readCertificate(parseXrml(chainRow.chain[0]!));
+    const now = clock.now();
+    const servers = await store.servers.list(cluster.id);
+    const rootUrl = await store.settings.get(SETTINGS.rootClusterUrl);
+    const validUntil = leaf.validUntil ?? chainRow.validUntil;
+    return {
+      cluster,
+      rootUrl: typeof rootUrl === 'string' ? rootUrl : null,
+      slc: {
+        subject: leaf.principal.name ?? leaf.principal.id,
+        issuer: leaf.issuer.name ?? leaf.issuer.id,
+        validFrom: leaf.validFrom ?? chainRow.validFrom,
+        validUntil,
+        daysLeft: Math.floor((validUntil.getTime() - now.getTime()) / DAY_MS),
+        chainLength: chainRow.chain.length,
+      },
+      members: servers.map((s) => ({ ...s, alive: s.lastHeartbeatAt !== null && now.getTime() - s.lastHeartbeatAt.getTime() < MEMBER_STALE_MS })),
+    };
+  });
+}
