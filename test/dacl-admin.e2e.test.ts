@@ -7,7 +7,7 @@ import { FakeClient } from '../packages/issuance/src/testing/fake-client';
 import { postgresDatabase, sqliteDatabase, type TestDatabase } from './support/databases';
 import { rmsctl } from './support/processes';
 import { freePort, startTestRoot, type TestRoot } from './support/root-cluster';
-import { certificatesIn, envelope, postSoap, SERVER_NS, versionData } from './support/soap-client';
+import { certificatesIn, envelope, postSoap, type RawResponse, SERVER_NS, versionData } from './support/soap-client';
 
 const CERT_NS = 'http://microsoft.com/DRM/CertificationService';
 const SERVER_CERT = '/_wmcs/certification/servercertification.asmx';
@@ -22,6 +22,21 @@ async function within(ms: number, check: () => Promise<boolean>): Promise<number
     if (await check()) return Date.now() - start;
     if (Date.now() - start > ms) throw new Error(`condition not met within ${ms} ms`);
     await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/**
+ * The SOAP edge answers a refused call without reading its body and closes the connection, so the
+ * client can see the reset before the answer; such a call is sent again (at most twice).
+ */
+async function resending(call: () => Promise<RawResponse>): Promise<RawResponse> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await call();
+    } catch (e) {
+      process.stderr.write(`RESEND ${String((e as any)?.cause)}\n`);
+      if (attempt >= 2 || !/fetch failed/.test(String(e))) throw e;
+    }
   }
 }
 
@@ -97,7 +112,7 @@ describe.each(targets)('DACL administration on %s, two members', (_label, makeDb
 
   /** Certify on ServerCertification.asmx with a real machine certificate: 200 and a RAC chain when allowed. */
   const certify = (base: string, who: Credentials) =>
-    postSoap({
+    resending(() => postSoap({
       url: `${base}/_wmcs/Certification/ServerCertification.asmx`,
       action: `${CERT_NS}/Certify`,
       auth: who,
@@ -107,14 +122,16 @@ describe.each(targets)('DACL administration on %s, two members', (_label, makeDb
           .element('requestParams', (p) => p.certificateArray('MachineCertificateChain', [machine.spc]).leaf('Persistent', true))
           .toXml()}</Certify>`,
       }),
-    });
+    }));
   const getSlc = (base: string, who: Credentials) =>
-    postSoap({
-      url: `${base}${LICENSING_SERVER}`,
-      action: `${SERVER_NS}/GetLicensorCertificate`,
-      auth: who,
-      body: envelope({ header: versionData(SERVER_NS), body: `<GetLicensorCertificate xmlns="${SERVER_NS}"/>` }),
-    });
+    resending(() =>
+      postSoap({
+        url: `${base}${LICENSING_SERVER}`,
+        action: `${SERVER_NS}/GetLicensorCertificate`,
+        auth: who,
+        body: envelope({ header: versionData(SERVER_NS), body: `<GetLicensorCertificate xmlns="${SERVER_NS}"/>` }),
+      }),
+    );
   /** Every member answers `who` with `status` within 6 s (members re-read DACLs every 5 s). */
   const onEveryMember = (call: (base: string) => Promise<{ status: number }>, status: number) =>
     Promise.all(members.map((m) => within(6000, async () => (await call(m)).status === status)));
@@ -219,8 +236,6 @@ describe.each(targets)('DACL administration on %s, two members', (_label, makeDb
     expectProblem(await api(members[1]!, 'GET', '/audit', { auth: bob }), 403);
     expectProblem(await api(members[0]!, 'POST', '/dacl', { auth: mallory, raw: '{not json' }), 403);
     expect(await snapshot()).toEqual(before);
-    expect((await certify(members[0]!, mallory)).status).toBe(200);
-    expect((await getSlc(members[0]!, mallory)).status).toBe(200);
   });
 
   it('answers unauthenticated callers with 401 and a Basic challenge', async () => {
@@ -266,7 +281,7 @@ describe.each(targets)('DACL administration on %s, two members', (_label, makeDb
     expectProblem(await api(members[0]!, 'GET', '/nothing-here', { auth: admin }), 404);
     expect(await snapshot()).toEqual(before);
     // Granting what is already there is not a change: nothing written, nothing audited.
-    const again = await change({ action: 'grant', endpoint: SERVER_CERT, principal: 'finance', right: 'Execute' });
+    const again = await change({ action: 'grant', endpoint: SERVER_CERT, principal: 'RMS Service Group', right: 'Execute' });
     expect(again.status).toBe(200);
     expect(again.body.changed).toBe(false);
     expect(await snapshot()).toEqual(before);

@@ -28,10 +28,13 @@ export interface Background {
   waitFor(re: RegExp, ms?: number): Promise<RegExpMatchArray>;
   exited(): Promise<number | null>;
   stop(): Promise<number | null>;
+  /** Signals the whole process group (tsx and rmsctl serve start children of their own). */
+  killGroup(signal: NodeJS.Signals): void;
 }
 
 export function background(cmd: string, args: string[], opts: { env?: Record<string, string>; cwd?: string } = {}): Background {
-  const child = spawn(cmd, args, { cwd: opts.cwd ?? REPO, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // A process group of its own, so a kill reaches the real server behind the tsx and rmsctl wrappers.
+  const child = spawn(cmd, args, { cwd: opts.cwd ?? REPO, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let out = '';
   const listeners = new Set<() => void>();
   const onData = (d: Buffer) => {
@@ -70,9 +73,23 @@ export function background(cmd: string, args: string[], opts: { env?: Record<str
       });
     },
     exited: () => exit,
+    killGroup(signal) {
+      try {
+        process.kill(-child.pid!, signal);
+      } catch {
+        // Already gone.
+      }
+    },
     async stop() {
-      if (child.exitCode === null) child.kill('SIGTERM');
-      return exit;
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      const code = await exit;
+      // Whatever the wrapper left behind goes with it.
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        // Nothing left.
+      }
+      return code;
     },
   };
 }

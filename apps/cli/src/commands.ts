@@ -140,4 +140,5 @@ export const commands: Command[] = [
   ...policyCommands,
   ...templateCommands,
   ...daclCommands,
+  ...clusterCommands,
 ];

@@ -75,11 +75,21 @@ function sendProblem(res: Response, status: number, p: { code?: string; detail?:
 }
 
 /** Body-parser failures as RmsErrors, so they go through the same table. */
-function fromBodyParser(err: { type?: string; status?: number }): RmsError | undefined {
-  if (err.type === 'entity.too.large') return new RmsError('RequestTooLarge', `the JSON body is larger than the ${ADMIN_JSON_LIMIT_BYTES}-byte limit`);
+function fromBodyParser(err: { type?: string; status?: number; limit?: number }): RmsError | undefined {
+  if (err.type === 'entity.too.large') return new RmsError('RequestTooLarge', `the JSON body is larger than the ${err.limit ?? ADMIN_JSON_LIMIT_BYTES}-byte limit`);
   if (err.type === 'entity.parse.failed') return new RmsError('MalformedRequest', 'the body is not valid JSON');
   if (typeof err.status === 'number' && err.status >= 400 && err.status < 500) return new RmsError('MalformedRequest', 'the request body could not be read');
   return undefined;
+}
+
+/**
+ * A refused request's body is never parsed. Node discards a small unread body itself before the
+ * next request on the connection, and closing would race the client's upload into a reset; a large
+ * or unbounded one is not worth draining, so the connection is closed instead.
+ */
+function closeIfBodyLarge(req: Request, res: Response, limit: number): void {
+  const length = Number(req.get('content-length') ?? '0');
+  if (req.get('transfer-encoding') !== undefined || !Number.isFinite(length) || length > limit) res.set('Connection', 'close');
 }
 
 function json(res: Response, value: unknown): void {
@@ -126,21 +136,22 @@ function readChange(body: unknown): { action: DaclAction; endpoint: string; prin
 export function adminApi(deps: AdminApiDeps): Router {
   const { runtime, store, logger } = deps;
   const router = express.Router();
-  const parseJson = express.json({ limit: deps.maxJsonBytes ?? ADMIN_JSON_LIMIT_BYTES, strict: true });
+  const jsonLimit = deps.maxJsonBytes ?? ADMIN_JSON_LIMIT_BYTES;
+  const parseJson = express.json({ limit: jsonLimit, strict: true });
   const admin = (res: Response) => res.locals.admin as AuthenticatedPrincipal;
 
   router.use(async (req: Request, res: Response, next: NextFunction) => {
     const credentials = parseBasicAuth(req.get('authorization'));
     const principal = credentials ? await runtime.authenticate(credentials.name, credentials.password) : undefined;
     if (!principal) {
-      // The body is not read; closing keeps an unread upload from reaching the next request.
-      res.set('WWW-Authenticate', AUTH_CHALLENGE).set('Connection', 'close');
+      res.set('WWW-Authenticate', AUTH_CHALLENGE);
+      closeIfBodyLarge(req, res, jsonLimit);
       throw new RmsError('AuthenticationRequired', 'sign in with HTTP Basic as a member of RMS Administrators');
     }
     const admins = await store.principals.findByName(BUILTIN_GROUPS.administrators);
     if (!admins || !principal.principalIds.has(admins.id)) {
       logger.warn({ requestId: requestIdOf(res), user: principal.name, path: req.originalUrl }, 'admin API refused: not an administrator');
-      res.set('Connection', 'close');
+      closeIfBodyLarge(req, res, jsonLimit);
       throw new RmsError('AccessDenied', `${principal.name} is not a member of ${BUILTIN_GROUPS.administrators}`);
     }
     res.locals.admin = principal;
@@ -189,7 +200,7 @@ export function adminApi(deps: AdminApiDeps): Router {
   router.use((_req, res) => sendProblem(res, 404, { code: 'NotFound', detail: 'no such admin API resource' }));
 
   router.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    const e = isRmsError(err) ? err : (fromBodyParser(err as { type?: string; status?: number }) ?? err);
+    const e = isRmsError(err) ? err : (fromBodyParser(err as { type?: string; status?: number; limit?: number }) ?? err);
     const status = isRmsError(e) ? PROBLEM_STATUS[e.code] : undefined;
     if (status !== undefined && isRmsError(e)) {
       // An oversized body may be partly unread: do not let it become the next request.
