@@ -34,7 +34,7 @@ async function resending(call: () => Promise<RawResponse>): Promise<RawResponse>
     try {
       return await call();
     } catch (e) {
-      process.stderr.write(`RESEND ${String((e as any)?.cause)}\n`);
+      process.stderr.write(`RESEND ${String((e as any)?.cause)} ${expect.getState().currentTestName} ${new Error().stack?.split("\n").slice(2,4).join(" ")}\n`);
       if (attempt >= 2 || !/fetch failed/.test(String(e))) throw e;
     }
   }
