@@ -150,7 +150,8 @@ async function main(): Promise<void> {
       if (interrupted) throw new Error('interrupted');
       rows.push(row);
       progress(
-        `  ${fixed(row.okPerSecond, 1)}/s, p50 ${row.p50Ms} ms, p99 ${row.p99Ms} ms, non-2xx ${row.non2xx}, errors ${row.errors}` +
+        `  ${fixed(row.okPerSecond, 1)}/s, p50 ${row.p50Ms} ms, p99 ${row.p99Ms} ms, longest wait ${row.longestWaitMs} ms, ` +
+          `${row.unanswered} connection(s) unanswered, non-2xx ${row.non2xx}, errors ${row.errors}` +
           (row.serverCpuMsPerOk !== undefined ? `, server CPU ${fixed(row.serverCpuMsPerOk, 2)} ms/request` : ''),
       );
     }
@@ -198,6 +199,8 @@ async function main(): Promise<void> {
         'ok/s',
         'p50 ms',
         'p99 ms',
+        'longest wait ms',
+        'conns unanswered',
         'non-2xx',
         'errors',
         'server CPU ms/req',
@@ -213,6 +216,8 @@ async function main(): Promise<void> {
         fixed(r.okPerSecond, 1),
         fixed(r.p50Ms, 0),
         fixed(r.p99Ms, 0),
+        String(r.longestWaitMs),
+        String(r.unanswered),
         String(r.non2xx),
         String(r.errors),
         fixed(r.serverCpuMsPerOk, 2),
@@ -222,7 +227,7 @@ async function main(): Promise<void> {
         percent(r.ratioAllCores, 2),
         percent(r.ratioPerCore, 2),
       ]),
-      ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
+      ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
     ),
   );
   out.push('');
@@ -235,6 +240,10 @@ async function main(): Promise<void> {
     'Each AcquireLicense and each Certify costs exactly one RSA signature (the UL or the RAC). The server is one Node process, so ' +
       '"÷ one core" is its efficiency against the signing ceiling of the core it runs on; "÷ all cores" is against the whole machine, ' +
       'which one process cannot reach (run more cluster members behind a load balancer for that).',
+  );
+  out.push(
+    '"p50"/"p99" are autocannon\'s, over answered requests only; "longest wait" is the longest any connection went without an answer ' +
+      '(answered or still waiting at the end), and "conns unanswered" counts connections that got no answer at all in the measured part.',
   );
   out.push(
     '"server cores", "load-gen cores" and "other cores" are average CPU use during each measured part: the server process, this ' +

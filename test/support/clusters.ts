@@ -34,6 +34,7 @@ export async function provisionLicensing(db: TestDatabase, port: number, rootBas
   return provisionLicensingCluster({
     rootUrl: rootBase,
     root: new ClusterClient({ baseUrl: rootBase, credentials: { name: rootAccount.name, password: rootAccount.password }, timeoutMs: 5000 }),
+    rootCredentials: { name: rootAccount.name, password: rootAccount.password },
     databaseUrl: db.url,
     clusterUrl: url,
     serviceAccount: 'lic-svc',
@@ -43,8 +44,9 @@ export async function provisionLicensing(db: TestDatabase, port: number, rootBas
   });
 }
 
-export async function startMember(db: TestDatabase, port: number, name: string): Promise<RunningServer> {
-  return startServer(loadServerConfig({ database: db.url, listen: `127.0.0.1:${port}`, keyPasswordEnv: 'KP', serverName: name }, { KP: KEY_PASSWORD, RMS_LOG_LEVEL: 'silent' }));
+/** `env` adds settings, e.g. RMS_REDIS_URL (jobs run on workers) or RMS_EXPIRY_SWEEP_EVERY. */
+export async function startMember(db: TestDatabase, port: number, name: string, env: Record<string, string> = {}): Promise<RunningServer> {
+  return startServer(loadServerConfig({ database: db.url, listen: `127.0.0.1:${port}`, keyPasswordEnv: 'KP', serverName: name }, { KP: KEY_PASSWORD, RMS_LOG_LEVEL: 'silent', ...env }));
 }
 
 export async function addPeople(db: TestDatabase, people: Person[], groups: string[] = []): Promise<void> {

@@ -24,13 +24,13 @@ export const clusterCommands: Command[] = [
     },
     async run(args, io) {
       const rootUrl = str(args, 'root-url')!;
-      const root = new ClusterClient({
-        baseUrl: rootUrl.replace(/\/+$/, '').replace(/(\/_wmcs)?$/i, '/_wmcs'),
-        credentials: { name: str(args, 'root-user')!, password: readSecretEnv(str(args, 'root-password-env'), 'root account password') },
-      });
+      const rootCredentials = { name: str(args, 'root-user')!, password: readSecretEnv(str(args, 'root-password-env'), 'root account password') };
+      const root = new ClusterClient({ baseUrl: rootUrl.replace(/\/+$/, '').replace(/(\/_wmcs)?$/i, '/_wmcs'), credentials: rootCredentials });
       const r = await provisionLicensingCluster({
         rootUrl,
         root,
+        // Kept sealed to the new cluster key, so the worker can renew the SLC with the root later.
+        rootCredentials,
         databaseUrl: str(args, 'database')!,
         clusterUrl: str(args, 'cluster-url')!,
         serviceAccount: str(args, 'service-account')!,

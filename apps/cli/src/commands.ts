@@ -7,6 +7,8 @@ import { type Command, flag, list, str } from './command';
 import { policyCommands, templateCommands } from './admin-commands';
 import { clusterCommands } from './cluster-commands';
 import { daclCommands } from './dacl-commands';
+import { queueCommands } from './queue-commands';
+import { workerCommands } from './worker-commands';
 
 const database = { type: 'string', required: true, placeholder: 'URL', help: 'Configuration database: sqlite:PATH, postgres://… or mssql://…' } as const;
 const keyPasswordEnv = { type: 'string', required: true, placeholder: 'VAR', help: 'Environment variable holding the cluster key password' } as const;
@@ -66,12 +68,13 @@ export const commands: Command[] = [
       'tls-key': { type: 'string', placeholder: 'PEMFILE', help: 'TLS private key' },
       'max-body': { type: 'string', placeholder: 'SIZE', help: 'Largest accepted request body (default 1m)' },
       'server-name': { type: 'string', placeholder: 'NAME', help: 'Name of this member (default: the host name)' },
+      redis: { type: 'string', placeholder: 'URL', help: 'Redis of the job queues: `rmsctl worker` processes run the jobs; without it this server runs them itself' },
     },
     async run(args) {
       // apps never import each other: the server is its own process entry, started with our flags.
       const entry = path.resolve(__dirname, '../../server/src/main.ts');
       const pass: string[] = [];
-      for (const k of ['database', 'listen', 'key-password-env', 'tls-cert', 'tls-key', 'max-body', 'server-name']) {
+      for (const k of ['database', 'listen', 'key-password-env', 'tls-cert', 'tls-key', 'max-body', 'server-name', 'redis']) {
         const v = str(args, k);
         if (v !== undefined) pass.push(`--${k}`, v);
       }
@@ -141,4 +144,6 @@ export const commands: Command[] = [
   ...templateCommands,
   ...daclCommands,
   ...clusterCommands,
+  ...queueCommands,
+  ...workerCommands,
 ];

@@ -11,7 +11,7 @@ export const ADMIN_API_PATH = '/_wmcs/admin/api';
 /** Admin requests are a few fields; anything larger is a mistake or an attack. */
 export const ADMIN_JSON_LIMIT_BYTES = 16 * 1024;
 const AUDIT_LIMIT = { default: 50, max: 1000 };
-const AUTH_CHALLENGE = 'Basic realm="OpenRMS administration", charset="UTF-8"';
+export const ADMIN_AUTH_CHALLENGE = 'Basic realm="OpenRMS administration", charset="UTF-8"';
 
 export interface AdminApiDeps {
   runtime: ClusterRuntime;
@@ -43,6 +43,7 @@ const TITLES: Record<number, string> = {
   409: 'Conflict',
   413: 'Content Too Large',
   500: 'Internal Server Error',
+  503: 'Service Unavailable',
 };
 
 interface Problem {
@@ -62,7 +63,7 @@ function requestIdOf(res: Response): string {
   return res.locals.requestId as string;
 }
 
-function sendProblem(res: Response, status: number, p: { code?: string; detail?: string }): void {
+export function sendProblem(res: Response, status: number, p: { code?: string; detail?: string }): void {
   const body: Problem = {
     type: p.code ? `urn:openrms:problem:${kebab(p.code)}` : 'about:blank',
     title: TITLES[status] ?? 'Error',
@@ -128,6 +129,22 @@ function readChange(body: unknown): { action: DaclAction; endpoint: string; prin
 }
 
 /**
+ * The one administrator check every admin surface shares (this API, /metrics, the queue dashboard):
+ * HTTP Basic credentials of a member of RMS Administrators. Throws AuthenticationRequired (401) or
+ * AccessDenied (403).
+ */
+export async function requireAdministrator(runtime: ClusterRuntime, store: Store, authorization: string | undefined): Promise<AuthenticatedPrincipal> {
+  const credentials = parseBasicAuth(authorization);
+  const principal = credentials ? await runtime.authenticate(credentials.name, credentials.password) : undefined;
+  if (!principal) throw new RmsError('AuthenticationRequired', 'sign in with HTTP Basic as a member of RMS Administrators');
+  const admins = await store.principals.findByName(BUILTIN_GROUPS.administrators);
+  if (!admins || !principal.principalIds.has(admins.id)) {
+    throw new RmsError('AccessDenied', `${principal.name} is not a member of ${BUILTIN_GROUPS.administrators}`);
+  }
+  return principal;
+}
+
+/**
  * The administration API: HTTP Basic, members of RMS Administrators only, JSON in, JSON or problem
  * JSON out. Identity and membership are checked before any body is read, so a refused caller never
  * gets as far as a change. A change is applied to this member at once (refresh); the other members
@@ -141,20 +158,14 @@ export function adminApi(deps: AdminApiDeps): Router {
   const admin = (res: Response) => res.locals.admin as AuthenticatedPrincipal;
 
   router.use(async (req: Request, res: Response, next: NextFunction) => {
-    const credentials = parseBasicAuth(req.get('authorization'));
-    const principal = credentials ? await runtime.authenticate(credentials.name, credentials.password) : undefined;
-    if (!principal) {
-      res.set('WWW-Authenticate', AUTH_CHALLENGE);
+    try {
+      res.locals.admin = await requireAdministrator(runtime, store, req.get('authorization'));
+    } catch (e) {
+      if (isRmsError(e, 'AuthenticationRequired')) res.set('WWW-Authenticate', ADMIN_AUTH_CHALLENGE);
+      if (isRmsError(e, 'AccessDenied')) logger.warn({ requestId: requestIdOf(res), path: req.originalUrl, reason: e.message }, 'admin API refused: not an administrator');
       closeIfBodyLarge(req, res, jsonLimit);
-      throw new RmsError('AuthenticationRequired', 'sign in with HTTP Basic as a member of RMS Administrators');
+      throw e;
     }
-    const admins = await store.principals.findByName(BUILTIN_GROUPS.administrators);
-    if (!admins || !principal.principalIds.has(admins.id)) {
-      logger.warn({ requestId: requestIdOf(res), user: principal.name, path: req.originalUrl }, 'admin API refused: not an administrator');
-      closeIfBodyLarge(req, res, jsonLimit);
-      throw new RmsError('AccessDenied', `${principal.name} is not a member of ${BUILTIN_GROUPS.administrators}`);
-    }
-    res.locals.admin = principal;
     next();
   });
 

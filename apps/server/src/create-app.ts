@@ -6,8 +6,11 @@ import type { AuthenticatedPrincipal, ClusterRuntime } from '@openrms/issuance';
 import { buildSoapFault, type ServiceDescription, type SoapEndpoint, wsdlForRequest } from '@openrms/soap';
 import type { Store } from '@openrms/store';
 import { ADMIN_API_PATH, adminApi } from './admin-api';
+import { ADMIN_PAGES_PATH, adminPages } from './admin-pages/admin-pages';
 import { parseBasicAuth } from './basic-auth';
 import { forwardToRoot } from './forward-to-root';
+import { METRICS_PATH, metricsHandler, ServerMetrics } from './metrics';
+import { QUEUE_DASHBOARD_PATH, queueRoutes, type ServerQueues } from './queue-routes';
 
 export interface SoapRoute {
   /** Path under /_wmcs, e.g. /certification/server.asmx. */
@@ -30,6 +33,12 @@ export interface AppDeps {
   forwards?: { path: string; target: string }[];
   maxBodyBytes: number;
   logger: Logger;
+  /** Bearer token Prometheus presents on /metrics; administrators may always use Basic. */
+  metricsToken?: string;
+  /** The BullMQ queues, when this member has Redis: dashboard, queue metrics, readiness. */
+  queues?: ServerQueues;
+  /** Where the background jobs run: workers over Redis, or this process (shown on /readyz). */
+  jobs?: 'in-process' | 'redis';
 }
 
 const AUTH_CHALLENGE = 'Basic realm="OpenRMS", charset="UTF-8"';
@@ -58,16 +67,52 @@ export function createApp(deps: AppDeps): express.Express {
   const { runtime, logger } = deps;
   const routes = new Map(deps.routes.map((r) => [endpointPath(r.path), r]));
   const forwards = new Map((deps.forwards ?? []).map((f) => [endpointPath(f.path), f.target]));
+  const metrics = new ServerMetrics({ runtime, store: deps.store, logger, ...(deps.queues ? { queues: deps.queues } : {}) });
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
 
   app.use((req, res, next) => {
     const requestId = randomUUID();
+    const started = process.hrtime.bigint();
+    // Every line about this request carries its id (also in X-Request-Id and the request log).
+    const log = logger.child({ requestId });
     res.locals.requestId = requestId;
+    res.locals.startedAt = started;
+    res.locals.log = log;
     res.setHeader('X-Request-Id', requestId);
+    let logged = false;
+    const logEnd = () => {
+      if (logged) return;
+      logged = true;
+      const l = res.locals as { user?: string; operation?: string; result?: string };
+      const ms = Math.round(Number(process.hrtime.bigint() - started) / 1e4) / 100;
+      // Only the path: query strings and headers (Authorization) stay out of the log.
+      const path = req.originalUrl.split('?')[0];
+      const probe = path === '/healthz' || path === '/readyz';
+      const aborted = !res.writableFinished;
+      log[probe && !aborted ? 'debug' : 'info'](
+        { method: req.method, path, status: res.statusCode, ms, user: l.user, operation: l.operation, result: l.result, ...(aborted ? { aborted } : {}) },
+        'request',
+      );
+    };
+    res.once('finish', logEnd);
+    res.once('close', logEnd);
     next();
   });
+
+  /** Request log row and request metrics, for every SOAP request (answered, refused or forwarded). */
+  const recordRequest = (res: Response, entry: Parameters<typeof runtime.requestLog.record>[0], metricsOperation: string) => {
+    runtime.requestLog.record(entry);
+    Object.assign(res.locals, { user: entry.principal ?? undefined, operation: entry.operation, result: entry.result });
+    const started = res.locals.startedAt as bigint | undefined;
+    metrics.observeRequest({
+      operation: metricsOperation,
+      endpoint: entry.endpoint,
+      result: entry.result,
+      seconds: started === undefined ? entry.durationMs / 1000 : Number(process.hrtime.bigint() - started) / 1e9,
+    });
+  };
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -75,15 +120,22 @@ export function createApp(deps: AppDeps): express.Express {
 
   app.get('/readyz', async (_req, res) => {
     const r = await runtime.readiness();
+    if (deps.queues) {
+      r.checks.redis = await deps.queues.check();
+      r.ok &&= r.checks.redis === 'ok';
+    }
     res.status(r.ok ? 200 : 503).json({
       status: r.ok ? 'ready' : 'not ready',
       cluster: { id: runtime.cluster.id, kind: runtime.cluster.kind, url: runtime.cluster.url },
       server: runtime.serverId,
       checks: r.checks,
+      ...(deps.jobs ? { jobs: deps.jobs } : {}),
     });
   });
 
   const rawBody = express.raw({ type: () => true, limit: deps.maxBodyBytes });
+
+  app.all(METRICS_PATH, metricsHandler({ metrics, runtime, store: deps.store, logger, ...(deps.metricsToken ? { token: deps.metricsToken } : {}) }));
 
   app.use('/_wmcs', async (req: Request, res: Response, next: NextFunction) => {
     const full = `/_wmcs${req.path}`;
@@ -94,7 +146,7 @@ export function createApp(deps: AppDeps): express.Express {
         if (err) return next(err);
         const started = process.hrtime.bigint();
         const r = await forwardToRoot(req, res, Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0), forwardTarget, logger);
-        runtime.requestLog.record({
+        recordRequest(res, {
           at: new Date(),
           operation: `${actionName(req)} (forwarded)`,
           endpoint: full,
@@ -103,7 +155,7 @@ export function createApp(deps: AppDeps): express.Express {
           durationMs: Math.round(Number(process.hrtime.bigint() - started) / 1e6),
           serverId: runtime.serverId,
           requestId: res.locals.requestId as string,
-        });
+        }, 'forwarded');
       });
       return;
     }
@@ -125,17 +177,20 @@ export function createApp(deps: AppDeps): express.Express {
     }
     const credentials = parseBasicAuth(req.get('authorization'));
     const principal = credentials ? await runtime.authenticate(credentials.name, credentials.password) : undefined;
+    // The SOAPAction is the caller's to choose: only the service's own operation names become labels.
+    const claimed = actionName(req);
+    const metricsOperation = (op: string | undefined) => (op && route.service.operations.has(op) ? op : 'unknown');
     const logRefusal = (principalName: string | null, result: string) =>
-      runtime.requestLog.record({
+      recordRequest(res, {
         at: new Date(),
-        operation: actionName(req),
+        operation: claimed,
         endpoint: full,
         principal: principalName,
         result,
         durationMs: 0,
         serverId: runtime.serverId,
         requestId: res.locals.requestId as string,
-      });
+      }, metricsOperation(claimed));
     if (!principal) {
       // Drain nothing: the body is not read for unauthenticated callers.
       logRefusal(credentials?.name ?? null, credentials ? 'HTTP 401 wrong credentials' : 'HTTP 401 no credentials');
@@ -144,7 +199,7 @@ export function createApp(deps: AppDeps): express.Express {
     }
     const wanted: DaclRight = 'Execute';
     if (!runtime.checkAccess(full, principal, wanted).allowed) {
-      logger.warn({ requestId: res.locals.requestId, user: principal.name, endpoint: full }, 'access denied by DACL');
+      (res.locals.log as Logger).warn({ user: principal.name, endpoint: full }, 'access denied by DACL');
       const f = buildSoapFault(
         soapVersionOf(req),
         new RmsError('AccessDenied', `access to ${full} is denied for ${principal.name}`),
@@ -168,8 +223,7 @@ export function createApp(deps: AppDeps): express.Express {
         { requestId, principal },
       );
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      logger.debug({ requestId, user: principal.name, operation: out.operation, fault: out.fault, ms }, 'soap request');
-      runtime.requestLog.record({
+      recordRequest(res, {
         at: new Date(),
         operation: out.operation ?? 'unknown',
         endpoint: full,
@@ -178,12 +232,15 @@ export function createApp(deps: AppDeps): express.Express {
         durationMs: Math.round(ms),
         serverId: runtime.serverId,
         requestId,
-      });
+      }, metricsOperation(out.operation));
       res.status(out.status).type(out.contentType).send(out.body);
     });
   });
 
   app.use(ADMIN_API_PATH, adminApi({ runtime, store: deps.store, logger }));
+  app.use(QUEUE_DASHBOARD_PATH, queueRoutes({ runtime, store: deps.store, logger, ...(deps.queues ? { queues: deps.queues } : {}) }));
+  // After the API and the queue dashboard, which own their own paths under the same prefix.
+  app.use(ADMIN_PAGES_PATH, adminPages({ runtime, store: deps.store, logger, jobs: deps.jobs, hasQueues: deps.queues !== undefined }));
 
   app.use((_req, res) => {
     res.status(404).type('text/plain').send('not found');
@@ -201,7 +258,7 @@ export function createApp(deps: AppDeps): express.Express {
       res.status(e.status).type('text/plain').send('bad request');
       return;
     }
-    logger.error({ requestId, err }, 'unexpected error');
+    (res.locals.log as Logger).error({ err }, 'unexpected error');
     const f = buildSoapFault(soapVersionOf(req), err, { correlationId: requestId });
     res.status(f.status).type(f.contentType).send(f.body);
   });

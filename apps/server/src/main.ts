@@ -14,6 +14,7 @@ async function main(): Promise<void> {
       'tls-key': { type: 'string' },
       'max-body': { type: 'string' },
       'server-name': { type: 'string' },
+      redis: { type: 'string' },
     },
     strict: true,
   });
@@ -25,6 +26,7 @@ async function main(): Promise<void> {
     tlsKey: values['tls-key'],
     maxBodyBytes: values['max-body'],
     serverName: values['server-name'],
+    redis: values.redis,
   });
   const logger = createLogger(config.logLevel);
   const running = await startServer(config, logger);

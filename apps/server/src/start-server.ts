@@ -1,11 +1,13 @@
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import pino, { type Logger } from 'pino';
-import type { ServerConfig } from '@openrms/config';
+import pino, { type DestinationStream, type Logger } from 'pino';
+import { loadMetricsConfig, type MetricsConfig, type ServerConfig } from '@openrms/config';
 import { ClusterRuntime } from '@openrms/issuance';
 import { openStore, type Store } from '@openrms/store';
 import { createApp } from './create-app';
+import { type InProcessJobs, startInProcessJobs } from './in-process-jobs';
+import { openServerQueues, type ServerQueues } from './queue-routes';
 import { rootForwards, soapRoutes } from './soap-routes';
 
 export interface RunningServer {
@@ -14,16 +16,41 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export function createLogger(level: string): Logger {
-  // Secrets never reach the logger; redaction is a second fence for headers.
-  return pino({ level, redact: ['req.headers.authorization', 'headers.authorization'], base: { app: 'openrms-server' } });
+/** Fields that must never be written out, should one ever be logged by mistake. */
+const REDACT = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'headers.authorization',
+  'headers.cookie',
+  'authorization',
+  'password',
+  'keyPassword',
+  'token',
+  '*.authorization',
+  '*.password',
+  '*.keyPassword',
+  '*.token',
+];
+
+export function createLogger(level: string, destination?: DestinationStream): Logger {
+  // Secrets never reach the logger; redaction is a second fence.
+  const opts = { level, redact: REDACT, base: { app: 'openrms-server' } };
+  return destination ? pino(opts, destination) : pino(opts);
+}
+
+export interface ServerExtras {
+  /** The /metrics bearer token; RMS_METRICS_TOKEN when not given. */
+  metrics?: MetricsConfig;
+  /** Redis of the BullMQ queues: dashboard, queue metrics and a readiness check. Without it jobs run in-process. */
+  queues?: { redisUrl: string; prefix?: string };
 }
 
 /**
  * Opens the database, unwraps the cluster key (a wrong password fails here, before any socket is
  * opened) and starts listening. Resolves once the server accepts connections.
  */
-export async function startServer(config: ServerConfig, logger: Logger = createLogger(config.logLevel)): Promise<RunningServer> {
+export async function startServer(config: ServerConfig, logger: Logger = createLogger(config.logLevel), extras: ServerExtras = {}): Promise<RunningServer> {
+  const metricsConfig = extras.metrics ?? loadMetricsConfig();
   const store: Store = await openStore(config.databaseUrl, { migrate: false });
   let runtime: ClusterRuntime;
   try {
@@ -40,32 +67,51 @@ export async function startServer(config: ServerConfig, logger: Logger = createL
     await store.close();
     throw e;
   }
+  // --redis / RMS_REDIS_URL: workers run the jobs and this member only watches the queues.
+  const queueTarget = extras.queues ?? (config.jobs.redisUrl ? { redisUrl: config.jobs.redisUrl, ...(config.jobs.prefix ? { prefix: config.jobs.prefix } : {}) } : undefined);
+  const jobsMode = queueTarget ? 'redis' : 'in-process';
+  const queues: ServerQueues | undefined = queueTarget ? openServerQueues({ ...queueTarget, logger }) : undefined;
   const app = createApp({ runtime, store, routes: soapRoutes(runtime, { maxBodyBytes: config.maxBodyBytes, logger }),
-    forwards: rootForwards(runtime), maxBodyBytes: config.maxBodyBytes, logger });
+    forwards: rootForwards(runtime), maxBodyBytes: config.maxBodyBytes, logger, jobs: jobsMode,
+    ...(metricsConfig.token ? { metricsToken: metricsConfig.token } : {}), ...(queues ? { queues } : {}) });
   const server: Server = config.tls ? createHttpsServer({ cert: config.tls.cert, key: config.tls.key }, app) : createHttpServer(app);
   server.headersTimeout = 20_000;
   server.requestTimeout = 60_000;
   server.keepAliveTimeout = 5_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.listen.port, config.listen.host, () => {
-      server.off('error', reject);
-      resolve();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.listen.port, config.listen.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
-  });
+  } catch (e) {
+    await queues?.close();
+    throw e;
+  }
   const addr = server.address() as AddressInfo;
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   const url = `${config.tls ? 'https' : 'http'}://${host}:${addr.port}`;
   logger.info({ url, cluster: runtime.cluster.id, kind: runtime.cluster.kind, server: runtime.serverId }, 'OpenRMS server listening');
+  let inProcessJobs: InProcessJobs | undefined;
+  if (jobsMode === 'in-process') {
+    inProcessJobs = startInProcessJobs({ store, keyPassword: config.keyPassword, jobs: config.jobs, logger, serverName: config.serverName, onRenewed: () => runtime.refresh() });
+    logger.info({ jobs: 'in-process', renewalEveryMs: config.jobs.renewalEveryMs, expiryEveryMs: config.jobs.expiryEveryMs }, 'no Redis configured: this server runs the SLC renewal and expiry sweep itself');
+  } else {
+    logger.info({ jobs: 'redis' }, 'Redis configured: `rmsctl worker` processes run the SLC renewal and expiry sweep');
+  }
   return {
     url,
     runtime,
     async close() {
+      await inProcessJobs?.close();
       await runtime.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();
       });
+      await queues?.close();
       await store.close();
     },
   };

@@ -6,7 +6,6 @@ import {
   buildRightsData,
   buildSpc,
   issuerFromCertificate,
-  parseXrml,
   publicKeyFingerprint,
   publicKeysEqual,
   readCertificate,

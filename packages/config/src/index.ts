@@ -1,3 +1,5 @@
 export * from './server-config';
 export * from './embedded-credentials';
 export * from './client-config';
+export * from './metrics-config';
+export * from './jobs-config';

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { RmsError } from '@openrms/domain';
+import { type JobsConfig, loadJobsConfig } from './jobs-config';
 
 /** The only place that reads the process environment: everything else gets values from here. */
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -27,6 +28,8 @@ export interface ServerConfig {
   tls?: TlsFiles;
   serverName: string;
   logLevel: string;
+  /** Background jobs: on BullMQ workers when jobs.redisUrl is set, else in this process. */
+  jobs: JobsConfig;
 }
 
 export interface ServerFlags {
@@ -39,6 +42,8 @@ export interface ServerFlags {
   tlsCert?: string;
   tlsKey?: string;
   serverName?: string;
+  /** Redis URL: the jobs run on `rmsctl worker` processes instead of inside the server. */
+  redis?: string;
 }
 
 /** Reads a secret from the environment variable the operator named; secrets never come from argv. */
@@ -104,6 +109,7 @@ export function loadServerConfig(flags: ServerFlags, env: Env = process.env): Se
     ...(tls ? { tls } : {}),
     serverName: flags.serverName ?? env.RMS_SERVER_NAME ?? hostname(),
     logLevel: env.RMS_LOG_LEVEL ?? 'info',
+    jobs: loadJobsConfig({ redis: flags.redis }, env),
   };
 }
 

@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { type Clock, DAY_MS, newId, RmsError, systemClock } from '@openrms/domain';
 import { ClusterKey } from '@openrms/keys';
 import { parseXrml, publicKeysEqual, readCertificate, verifyChain } from '@openrms/xrml';
+import type { Store, ServerRow } from '@openrms/store';
 import { checkPrincipalName, withProvisionedStore } from './principal-admin';
 import { SETTINGS } from './settings';
 
@@ -52,27 +53,45 @@ export async function joinCluster(input: JoinInput, clock: Clock = systemClock) 
 /** Members are considered alive while their heartbeat (every 5 s) is younger than this. */
 export const MEMBER_STALE_MS = 30_000;
 
-export async function clusterStatus(databaseUrl: string, clock: Clock = systemClock) {
-  return withProvisionedStore(databaseUrl, async (store) => {
-    const cluster = await store.clusters.get();
-    const chainRow = await store.slcChains.getActive(cluster.id);
-    const leaf = readCertificate(parseXrml(chainRow.chain[0]!));
-    const now = clock.now();
-    const servers = await store.servers.list(cluster.id);
-    const rootUrl = await store.settings.get(SETTINGS.rootClusterUrl);
-    const validUntil = leaf.validUntil ?? chainRow.validUntil;
-    return {
-      cluster,
-      rootUrl: typeof rootUrl === 'string' ? rootUrl : null,
-      slc: {
-        subject: leaf.principal.name ?? leaf.principal.id,
-        issuer: leaf.issuer.name ?? leaf.issuer.id,
-        validFrom: leaf.validFrom ?? chainRow.validFrom,
-        validUntil,
-        daysLeft: Math.floor((validUntil.getTime() - now.getTime()) / DAY_MS),
-        chainLength: chainRow.chain.length,
-      },
-      members: servers.map((s) => ({ ...s, alive: s.lastHeartbeatAt !== null && now.getTime() - s.lastHeartbeatAt.getTime() < MEMBER_STALE_MS })),
-    };
-  });
+export interface ClusterOverview {
+  cluster: { id: string; kind: string; name: string; url: string };
+  /** A licensing-only cluster's root (_wmcs base URL). */
+  rootUrl: string | null;
+  slc: { subject: string; issuer: string; validFrom: Date; validUntil: Date; daysLeft: number; chainLength: number };
+  members: (ServerRow & { alive: boolean })[];
+  /** Accounts members joined with, first the one the cluster was provisioned with. */
+  serviceAccounts: string[];
+  /** The configuration database URL without its password. */
+  databaseDisplayUrl: string;
+}
+
+/** clusterStatus on an open store. */
+export async function clusterStatusIn(store: Store, clock: Clock = systemClock): Promise<ClusterOverview> {
+  const cluster = await store.clusters.get();
+  const chainRow = await store.slcChains.getActive(cluster.id);
+  const leaf = readCertificate(parseXrml(chainRow.chain[0]!));
+  const now = clock.now();
+  const servers = await store.servers.list(cluster.id);
+  const rootUrl = await store.settings.get(SETTINGS.rootClusterUrl);
+  const validUntil = leaf.validUntil ?? chainRow.validUntil;
+  return {
+    cluster: { id: cluster.id, kind: cluster.kind, name: cluster.name, url: cluster.url },
+    rootUrl: typeof rootUrl === 'string' ? rootUrl : null,
+    slc: {
+      subject: `${leaf.principal.name ?? ''} ${leaf.principal.id}`.trim(),
+      issuer: `${leaf.issuer.name ?? ''} ${leaf.issuer.id}`.trim(),
+      validFrom: leaf.validFrom ?? chainRow.validFrom,
+      validUntil,
+      daysLeft: Math.floor((validUntil.getTime() - now.getTime()) / DAY_MS),
+      chainLength: chainRow.chain.length,
+    },
+    members: servers.map((s) => ({ ...s, alive: s.lastHeartbeatAt !== null && now.getTime() - s.lastHeartbeatAt.getTime() < MEMBER_STALE_MS })),
+    serviceAccounts: [...new Set(servers.map((s) => s.serviceAccount).filter((a): a is string => a !== null))],
+    databaseDisplayUrl: store.displayUrl,
+  };
+}
+
+/** `rmsctl cluster status`. */
+export async function clusterStatus(databaseUrl: string, clock: Clock = systemClock): Promise<ClusterOverview> {
+  return withProvisionedStore(databaseUrl, (store) => clusterStatusIn(store, clock));
 }

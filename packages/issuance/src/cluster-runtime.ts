@@ -73,6 +73,7 @@ export class ClusterRuntime {
   readonly #key: ClusterKey;
   #state: LoadedState;
   #timer: NodeJS.Timeout | undefined;
+  #refreshing: Promise<void> | undefined;
   readonly #passwords = new VerifiedPasswordCache();
   readonly serverId: string;
   /** The client-protocol use-cases, bound to this member's key and state. */
@@ -128,9 +129,14 @@ export class ClusterRuntime {
 
   #startRefresh(ms: number): void {
     this.#timer = setInterval(() => {
-      this.refresh().catch(() => {
-        // A database hiccup keeps the last good state; /readyz reports the database separately.
-      });
+      if (this.#refreshing) return;
+      this.#refreshing = this.refresh()
+        .catch(() => {
+          // A database hiccup keeps the last good state; /readyz reports the database separately.
+        })
+        .finally(() => {
+          this.#refreshing = undefined;
+        });
     }, ms);
     this.#timer.unref();
   }
@@ -144,6 +150,8 @@ export class ClusterRuntime {
   async close(): Promise<void> {
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = undefined;
+    // A refresh in flight must finish before the caller closes the store under it.
+    await this.#refreshing;
     await this.requestLog.close();
   }
 

@@ -14,3 +14,7 @@ export * from './dacl-admin';
 export * from './provision-licensing';
 export { SERVER_SKU, SERVER_VERSION } from './provision-cluster';
 export * from './cluster-admin';
+export * from './slc-renewal';
+export * from './expiry-sweep';
+export { updateRootCredentials, type RootCredentials } from './root-credentials';
+export * from './admin-queries';

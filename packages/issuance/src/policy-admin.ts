@@ -1,31 +1,43 @@
 import { BUILTIN_GROUPS, RmsError, systemClock, type Clock } from '@openrms/domain';
+import type { Store } from '@openrms/store';
 import { withProvisionedStore } from './principal-admin';
+import { isValidEmail } from './principal-rules';
 import { checkVersion, fingerprintOfPem, readPolicies, updatePolicies, type Policies } from './policies';
 
 export type PolicyChange =
   | { kind: 'super-users'; enabled: boolean; group?: string }
   | { kind: 'exclude-user'; email?: string; keyPem?: string }
-  | { kind: 'include-user'; email?: string; keyPem?: string }
+  | { kind: 'include-user'; email?: string; keyPem?: string; keyFingerprint?: string }
   | { kind: 'exclude-app'; name: string; min: string; max: string }
   | { kind: 'include-app'; name: string }
   | { kind: 'lockbox'; minVersion: string | null };
 
-function userEntry(c: { email?: string; keyPem?: string }): { email?: string; keyFingerprint?: string } {
-  if ((c.email === undefined) === (c.keyPem === undefined)) throw new RmsError('InvalidInput', 'name the user by --email or by --rac-key, one of them');
-  return c.email !== undefined ? { email: c.email.trim().toLowerCase() } : { keyFingerprint: fingerprintOfPem(c.keyPem!) };
+function userEntry(c: { email?: string; keyPem?: string; keyFingerprint?: string }): { email?: string; keyFingerprint?: string } {
+  const given = [c.email, c.keyPem, c.keyFingerprint].filter((v) => v !== undefined && v.trim() !== '');
+  if (given.length !== 1) throw new RmsError('InvalidInput', 'name the user by e-mail or by RAC key, one of them');
+  if (c.email !== undefined && c.email.trim() !== '') {
+    const email = c.email.trim().toLowerCase();
+    if (!isValidEmail(email)) throw new RmsError('InvalidInput', `"${c.email}" is not a valid e-mail address`);
+    return { email };
+  }
+  return { keyFingerprint: c.keyPem !== undefined ? fingerprintOfPem(c.keyPem) : c.keyFingerprint!.trim() };
 }
 
 const sameUser = (a: { email?: string; keyFingerprint?: string }, b: { email?: string; keyFingerprint?: string }) =>
   a.email === b.email && a.keyFingerprint === b.keyFingerprint;
 
-/** One administrative change to the licensing policies, validated, audited and versioned. */
+/** One administrative change to the licensing policies on the cluster's database (`rmsctl policy`). */
 export async function changePolicy(databaseUrl: string, actor: string, change: PolicyChange, clock: Clock = systemClock): Promise<Policies> {
-  return withProvisionedStore(databaseUrl, async (store) => {
-    return updatePolicies(store, actor, clock, async (p, tx) => {
+  return withProvisionedStore(databaseUrl, (store) => changePolicyIn(store, actor, change, clock));
+}
+
+/** One administrative change to the licensing policies, validated, audited and versioned. */
+export async function changePolicyIn(store: Store, actor: string, change: PolicyChange, clock: Clock = systemClock): Promise<Policies> {
+  return updatePolicies(store, actor, clock, async (p, tx) => {
       switch (change.kind) {
         case 'super-users': {
           if (!change.enabled) return { ...p, superUsers: { enabled: false, group: p.superUsers.group } };
-          const name = change.group ?? p.superUsers.group;
+          const name = change.group?.trim() || p.superUsers.group;
           if (!name) throw new RmsError('InvalidInput', 'enabling super users needs --group GROUP');
           if (name === BUILTIN_GROUPS.authenticatedUsers || name === BUILTIN_GROUPS.everyone) {
             throw new RmsError('InvalidInput', `"${name}" cannot be the super users group: it holds everyone`);
@@ -57,7 +69,6 @@ export async function changePolicy(databaseUrl: string, actor: string, change: P
           return { ...p, lockboxMinVersion: change.minVersion === null ? null : checkVersion(change.minVersion, '--min-version') };
       }
     });
-  });
 }
 
 export async function showPolicies(databaseUrl: string): Promise<Policies> {

@@ -2,6 +2,7 @@ import { type Clock, clusterBaseUrl, newId, RmsError, systemClock } from '@openr
 import { ClusterKey } from '@openrms/keys';
 import { parseXrml, pkcs1PublicKeyBase64, publicKeysEqual, readCertificate, verifyChain } from '@openrms/xrml';
 import { checkProvisionInput, type ClusterProvisionInput, type ProvisionResult, SERVER_SKU, SERVER_VERSION, writeNewCluster } from './provision-cluster';
+import { type RootCredentials, sealRootCredentials } from './root-credentials';
 import { SETTINGS } from './settings';
 
 /** The calls a new licensing-only cluster makes to its root (a SOAP client in practice). */
@@ -13,6 +14,12 @@ export interface RootClusterPort {
 export interface ProvisionLicensingInput extends ClusterProvisionInput {
   rootUrl: string;
   root: RootClusterPort;
+  /**
+   * The root account used for SubEnroll, kept (sealed to the new cluster key) so the SLC can be
+   * renewed unattended (docs/adr/0010-slc-renewal.md). Without it, renewal needs
+   * updateRootCredentials first.
+   */
+  rootCredentials?: RootCredentials;
   clock?: Clock;
 }
 
@@ -33,6 +40,7 @@ export async function provisionLicensingCluster(input: ProvisionLicensingInput):
   if (rootUrl === checked.clusterUrl) throw new RmsError('InvalidInput', 'a licensing-only cluster needs its own URL, not the root cluster’s');
   const key = ClusterKey.generate(2048);
   const wrappedKey = key.wrap(input.keyPassword);
+  const sealedRootCredentials = input.rootCredentials ? sealRootCredentials(key.publicKey, input.rootCredentials) : undefined;
   const clusterId = newId();
   const guid = `{${clusterId}}`;
 
@@ -66,8 +74,12 @@ export async function provisionLicensingCluster(input: ProvisionLicensingInput):
       wrappedKey,
       chain,
       trustedRootKeyPem: rootPem,
-      settings: { [SETTINGS.rootClusterUrl]: rootUrl, [SETTINGS.trustedRacIssuersPem]: [rootPem] },
-      auditAfter: { rootUrl, chainLength: chain.length },
+      settings: {
+        [SETTINGS.rootClusterUrl]: rootUrl,
+        [SETTINGS.trustedRacIssuersPem]: [rootPem],
+        ...(sealedRootCredentials ? { [SETTINGS.rootCredentials]: sealedRootCredentials } : {}),
+      },
+      auditAfter: { rootUrl, chainLength: chain.length, ...(input.rootCredentials ? { rootAccount: input.rootCredentials.name } : {}) },
     },
     clock.now(),
   );

@@ -10,4 +10,13 @@ export const SETTINGS = {
   trustedRacIssuersPem: 'trust.racIssuersPem',
   /** Overrides of DEFAULT_VALIDITY (RAC and use-licence lifetimes). */
   validity: 'validity',
+  /**
+   * For a licensing-only cluster: the root account it sub-enrolls with, sealed to the cluster
+   * public key (purpose 'root-credentials'), so SLC renewal can call SubEnroll unattended.
+   */
+  rootCredentials: 'root.credentials',
+  /** `{ at, validUntil }` of the last SLC renewal (ISO strings). */
+  slcLastRenewal: 'slc.lastRenewal',
+  /** `{ validUntil, thresholds }`: the expiry warnings already given for the SLC ending at validUntil. */
+  slcWarned: 'slc.warned',
 } as const;

@@ -2,6 +2,7 @@ import { newBracedGuid, type RightGrant, RmsError, systemClock, type Clock } fro
 import { ClusterKey } from '@openrms/keys';
 import { buildTemplate, issuerFromCertificate, parseXrml, readCertificate, signXrml } from '@openrms/xrml';
 import type { TemplateRow } from '@openrms/store';
+import { archiveTemplateIn, listTemplatesIn } from './admin-queries';
 import { withProvisionedStore } from './principal-admin';
 
 export interface AddTemplateInput {
@@ -56,22 +57,10 @@ export async function addTemplate(databaseUrl: string, keyPassword: string, inpu
 }
 
 export async function listTemplates(databaseUrl: string): Promise<TemplateRow[]> {
-  return withProvisionedStore(databaseUrl, async (store) => store.templates.list((await store.clusters.get()).id));
+  return withProvisionedStore(databaseUrl, listTemplatesIn);
 }
 
 /** Archived templates are no longer distributed, but content published with them stays licensable. */
 export async function archiveTemplate(databaseUrl: string, nameOrGuid: string, actor = 'rmsctl', clock: Clock = systemClock): Promise<TemplateRow> {
-  return withProvisionedStore(databaseUrl, (store) =>
-    store.transaction(async (tx) => {
-      const cluster = await tx.clusters.get();
-      const t = (await tx.templates.find(cluster.id, nameOrGuid)) ?? (await tx.templates.findByName(cluster.id, nameOrGuid));
-      if (!t) throw new RmsError('NotFound', `no template "${nameOrGuid}"`);
-      const now = clock.now();
-      await tx.templates.archive(cluster.id, t.id, now);
-      await tx.settings.bumpConfigVersion();
-      await tx.audit.append({ at: now, actor, action: 'template.archive', target: t.id, before: { status: t.status }, after: { status: 'archived' } });
-      return { ...t, status: 'archived' as const, archivedAt: now };
-    }),
-  );
+  return withProvisionedStore(databaseUrl, (store) => archiveTemplateIn(store, actor, nameOrGuid, clock));
 }
-

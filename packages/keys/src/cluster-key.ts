@@ -11,7 +11,7 @@ import {
 } from 'node:crypto';
 import { RmsError } from '@openrms/domain';
 import { ContentKey } from './content-key';
-import { openSealed, seal, type SealPurpose } from './sealing';
+import { type KeySealPurpose, openSealed, seal, SECRET_PURPOSES, type SecretPurpose } from './sealing';
 
 /** Anything that can produce an RSASSA-PKCS1-v1_5 SHA-256 signature without exposing its key. */
 export interface Signer {
@@ -71,6 +71,13 @@ function unwrapPkcs8(wrapped: string, password: string | undefined, what: string
   }
 }
 
+function assertKeyPurpose(purpose: string): void {
+  // The types already forbid it; this fence holds for callers that cast.
+  if ((SECRET_PURPOSES as readonly string[]).includes(purpose) || purpose === 'content-key') {
+    throw new RmsError('InvalidInput', `"${purpose}" blobs do not hold private keys`);
+  }
+}
+
 /**
  * An RSA key pair whose private half lives only inside this object (a private field). It leaves
  * only encrypted: wrapped with a password, or sealed to another public key.
@@ -127,7 +134,8 @@ export class RsaKeyPair implements Signer {
   }
 
   /** The private key sealed to `recipient` (ENABLINGBITS of a RAC or CLC, or a user key at rest). */
-  sealPrivateKeyTo(recipient: KeyObject, purpose: Exclude<SealPurpose, 'content-key'>): Buffer {
+  sealPrivateKeyTo(recipient: KeyObject, purpose: KeySealPurpose): Buffer {
+    assertKeyPurpose(purpose);
     const der = this.#privateKey.export({ format: 'der', type: 'pkcs8' });
     try {
       return seal(recipient, der, purpose);
@@ -147,7 +155,8 @@ export class RsaKeyPair implements Signer {
   }
 
   /** Opens a private key sealed to this key pair (a RAC key sealed to a machine, a user key at rest). */
-  unsealKeyPair(blob: Buffer, purpose: Exclude<SealPurpose, 'content-key'>): RsaKeyPair {
+  unsealKeyPair(blob: Buffer, purpose: KeySealPurpose): RsaKeyPair {
+    assertKeyPurpose(purpose);
     const der = openSealed(this.#privateKey, blob, purpose);
     try {
       return new RsaKeyPair(createPrivateKey({ key: der, format: 'der', type: 'pkcs8' }));
@@ -157,6 +166,17 @@ export class RsaKeyPair implements Signer {
     } finally {
       der.fill(0);
     }
+  }
+
+  /**
+   * Opens a secret sealed to this key pair for `purpose` (the root account a licensing-only
+   * cluster renews its SLC with, say). The purpose is bound into the blob: a blob sealed for
+   * anything else (a content key, a private key) does not open here, and this returns no keys.
+   * The caller owns the returned bytes and should zero them when done.
+   */
+  unsealSecret(blob: Buffer, purpose: SecretPurpose): Buffer {
+    if (!SECRET_PURPOSES.includes(purpose)) throw new RmsError('InvalidInput', `"${String(purpose)}" is not a secret purpose`);
+    return openSealed(this.#privateKey, blob, purpose);
   }
 
   get publicKeyPem(): string {

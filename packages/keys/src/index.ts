@@ -1,4 +1,4 @@
 export { ClusterKey, RsaKeyPair, MIN_KEY_PASSWORD_LENGTH } from './cluster-key';
 export type { Signer } from './cluster-key';
 export { ContentKey } from './content-key';
-export { seal, type SealPurpose } from './sealing';
+export { seal, type SealPurpose, type SecretPurpose, type KeySealPurpose } from './sealing';

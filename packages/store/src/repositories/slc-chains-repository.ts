@@ -87,6 +87,17 @@ export class SlcChainsRepository {
     return slcChainFromRow(row);
   }
 
+  /**
+   * Inside a transaction: takes the cluster's activation lock, then reads the active chain, so a
+   * compare-and-swap (renewal: "replace the chain only if it is still the one I renewed") holds
+   * until commit. Concurrent callers queue on the lock and then see the winner's chain. Outside a
+   * transaction the lock ends with the statement and this is just getActive.
+   */
+  async getActiveForUpdate(clusterId: string): Promise<SlcChainRow> {
+    await slcChainQueries.lockCluster(this.db, clusterId);
+    return this.getActive(clusterId);
+  }
+
   async find(id: string): Promise<SlcChainRow | undefined> {
     const row = await this.db('slc_chains').where({ id }).first();
     return row ? slcChainFromRow(row) : undefined;

@@ -290,6 +290,38 @@ export function describeStoreContract(label: string, createTarget: () => Promise
       await expectRmsError(store.slcChains.get(newId()), 'NotFound');
     });
 
+    test('slc chains: a swap guarded by getActiveForUpdate happens once under concurrency', async () => {
+      const cid = await provisioned();
+      const key = await newKey();
+      const make = (n: number) => ({
+        id: newId(),
+        clusterId: cid,
+        keyId: key.id,
+        chain: [`<XrML><BODY>cas ${n}</BODY></XrML>`],
+        subject: `CN=cas${n}`,
+        issuer: 'CN=cas',
+        validFrom: at('2024-01-01T00:00:00.000Z'),
+        validUntil: at('2025-01-01T00:00:00.000Z'),
+        createdAt: at('2024-01-01T00:00:00.000Z'),
+        active: true,
+      });
+      const first = await store.slcChains.insert(make(0));
+      // Each contender read `first` as active before its transaction; only one may replace it.
+      const swap = (n: number) =>
+        store.transaction(async (tx) => {
+          const current = await tx.slcChains.getActiveForUpdate(cid);
+          if (current.id !== first.id) return false;
+          await tx.slcChains.insert(make(n));
+          return true;
+        });
+      const results = await Promise.all([1, 2, 3, 4].map(swap));
+      expect(results.filter(Boolean)).toHaveLength(1);
+      const rows = await store.slcChains.list(cid);
+      expect(rows.filter((r) => r.subject.startsWith('CN=cas'))).toHaveLength(2);
+      expect(rows.filter((r) => r.active)).toHaveLength(1);
+      await expectRmsError(store.slcChains.getActiveForUpdate(newId()), 'NotFound');
+    });
+
     test('issued: record, count by cluster/kind/expired, markExpired', async () => {
       const cid = await provisioned();
       const beforeUl = await store.issued.count({ kind: 'UL' });

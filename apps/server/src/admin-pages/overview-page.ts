@@ -1,0 +1,68 @@
+import { BUILTIN_GROUPS } from '@openrms/domain';
+import { clusterStatusIn, MEMBER_STALE_MS } from '@openrms/issuance';
+import { h } from './html';
+import type { Page } from './page-context';
+
+/** Characters a POSIX shell reads literally; anything else gets single quotes. */
+const shellWord = (s: string) => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+
+export const overviewPage: Page = {
+  key: 'overview',
+  title: 'Global administration',
+  async render(ctx) {
+    const { store } = ctx.deps;
+    const o = await clusterStatusIn(store);
+    let serviceAccount = o.serviceAccounts[0];
+    if (!serviceAccount) {
+      const svcGroup = await store.principals.findByName(BUILTIN_GROUPS.serviceGroup);
+      serviceAccount = svcGroup ? (await store.principals.membersOf(svcGroup.id)).find((m) => m.kind === 'user')?.name : undefined;
+    }
+    const sqlite = o.databaseDisplayUrl.startsWith('sqlite:');
+    const join = [
+      'pnpm rmsctl cluster join',
+      `--database ${shellWord(o.databaseDisplayUrl)}`,
+      `--service-account ${serviceAccount ? shellWord(serviceAccount) : 'SERVICE_ACCOUNT'}`,
+      '--key-password-env RMS_KEY_PASSWORD',
+      '--server-url https://NEW-MEMBER.example:8443',
+      '--server-name NEW-MEMBER',
+    ].join(' \\\n    ');
+    const serve = `pnpm rmsctl serve --database ${shellWord(o.databaseDisplayUrl)} --listen 0.0.0.0:8443 --key-password-env RMS_KEY_PASSWORD --server-name NEW-MEMBER`;
+    const members = o.members.map(
+      (m) => h`<tr><td>${m.name}${m.id === ctx.deps.runtime.serverId ? h` <span class="tag">this server</span>` : ''}</td><td class="mono">${m.url}</td>
+        <td>${m.serviceAccount ?? '—'}</td><td>${m.joinedAt.toISOString().slice(0, 10)}</td><td>${m.lastHeartbeatAt ? m.lastHeartbeatAt.toISOString().replace('T', ' ').slice(0, 19) + 'Z' : 'never'}</td>
+        <td class="${m.alive ? 'alive' : 'stale'}">${m.alive ? 'alive' : 'stale'}</td></tr>`,
+    );
+    const days = o.slc.daysLeft;
+    return h`
+<h2>Cluster</h2>
+<table class="kv">
+<tr><th>Kind</th><td>${o.cluster.kind === 'root' ? 'root certification cluster' : 'licensing-only cluster'}</td></tr>
+<tr><th>Name</th><td>${o.cluster.name}</td></tr>
+<tr><th>Cluster id</th><td class="mono">${o.cluster.id}</td></tr>
+<tr><th>URL</th><td class="mono">${o.cluster.url}</td></tr>
+${o.rootUrl ? h`<tr><th>Root cluster</th><td class="mono">${o.rootUrl}</td></tr>` : ''}
+<tr><th>Configuration database</th><td class="mono">${o.databaseDisplayUrl}</td></tr>
+</table>
+<h2>Server licensor certificate</h2>
+<table class="kv">
+<tr><th>Subject</th><td>${o.slc.subject}</td></tr>
+<tr><th>Issuer</th><td>${o.slc.issuer}</td></tr>
+<tr><th>Valid from</th><td>${o.slc.validFrom.toISOString()}</td></tr>
+<tr><th>Valid until</th><td>${o.slc.validUntil.toISOString()}</td></tr>
+<tr><th>Days left</th><td class="${days < 30 ? 'no' : 'yes'}">${days}</td></tr>
+<tr><th>Chain length</th><td>${o.slc.chainLength}${o.slc.chainLength > 1 ? ' (signed by the root cluster)' : ' (self-signed root)'}</td></tr>
+</table>
+<h2>Members</h2>
+<p class="hint">A member is alive while its heartbeat (every 5 s) is younger than ${MEMBER_STALE_MS / 1000} s.</p>
+<table><tr><th>Name</th><th>URL</th><th>Service account</th><th>Joined</th><th>Last heartbeat</th><th>State</th></tr>${members}</table>
+<h2>Adding a server to this cluster</h2>
+<p>On the new server, with the cluster key password in the environment variable <code>RMS_KEY_PASSWORD</code>
+(and the database password in place of <code>***</code>, if the URL has one), join the cluster, then start it:</p>
+<pre>${join}</pre>
+<pre>${serve}</pre>
+<p class="hint">Replace <code>https://NEW-MEMBER.example:8443</code> with the URL the load balancer sends traffic to, and <code>NEW-MEMBER</code> with the member's name.
+No enrollment is needed: the new member opens the cluster key and serves the same SLC.
+${sqlite ? 'This cluster uses SQLite, which serves one host only: members on other machines need a PostgreSQL or SQL Server database.' : ''}</p>
+`;
+  },
+};

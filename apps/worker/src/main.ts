@@ -1,0 +1,160 @@
+import { parseArgs } from 'node:util';
+import pino, { type Logger } from 'pino';
+import { loadWorkerConfig, redisDisplayUrl, type WorkerConfig } from '@openrms/config';
+import { RmsError } from '@openrms/domain';
+import { checkClusterKeyPassword, isUnrecoverableJobError, renewSlcIfDue, runExpirySweep } from '@openrms/issuance';
+import { closeRedis, connectWorkerRedis, DEFAULT_PREFIX, ensureSchedulers, startWorkers, type WorkerEvent } from '@openrms/jobs';
+import { ClusterClient } from '@openrms/soap';
+import { openStore, type Store } from '@openrms/store';
+
+/** Exit codes shared with rmsctl (apps/cli/src/command.ts). */
+const EXIT = { InvalidInput: 2, KeyPasswordInvalid: 4, NotProvisioned: 5, Unavailable: 6 } as const;
+
+function createLogger(level: string): Logger {
+  return pino({ level, redact: ['password', '*.password', 'keyPassword', '*.keyPassword', 'credentials'], base: { app: 'openrms-worker' } });
+}
+
+function serialise(v: unknown): unknown {
+  return JSON.parse(JSON.stringify(v ?? null)) as unknown;
+}
+
+/** Logs every job transition once, at a level an operator would want. */
+function logEvent(logger: Logger, e: WorkerEvent): void {
+  switch (e.type) {
+    case 'active':
+      logger.info({ queue: e.queue, jobId: e.jobId, attempt: e.attempt, maxAttempts: e.maxAttempts }, 'job started');
+      return;
+    case 'completed':
+      logger.info({ queue: e.queue, jobId: e.jobId, attempt: e.attempt, result: e.result }, 'job completed');
+      return;
+    case 'failed':
+      logger[e.final ? 'error' : 'warn'](
+        { queue: e.queue, jobId: e.jobId, attempt: e.attempt, maxAttempts: e.maxAttempts, reason: e.reason, unrecoverable: e.unrecoverable },
+        e.unrecoverable ? 'job failed: retrying cannot help' : e.final ? 'job failed after its last attempt' : 'job failed; retrying with backoff',
+      );
+      return;
+    case 'stalled':
+      logger.warn({ queue: e.queue, jobId: e.jobId }, 'job taken back from a worker that stopped (it will run again)');
+      return;
+    case 'error':
+      logger.error({ queue: e.queue, err: e.message }, 'worker error');
+  }
+}
+
+/**
+ * Process entry of `rmsctl worker`: runs the SLC renewal and expiry sweep jobs of one cluster from
+ * its BullMQ queues. Several may run for one cluster; each job runs on one of them.
+ */
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      database: { type: 'string' },
+      redis: { type: 'string' },
+      'key-password-env': { type: 'string' },
+      prefix: { type: 'string' },
+      'renewal-window-days': { type: 'string' },
+      name: { type: 'string' },
+    },
+    strict: true,
+  });
+  const config: WorkerConfig = loadWorkerConfig({
+    database: values.database,
+    redis: values.redis,
+    keyPasswordEnv: values['key-password-env'],
+    prefix: values.prefix,
+    renewalWindowDays: values['renewal-window-days'],
+    name: values.name,
+  });
+  const logger = createLogger(config.logLevel);
+  const prefix = config.jobs.prefix ?? DEFAULT_PREFIX;
+
+  const store: Store = await openStore(config.databaseUrl, { migrate: false });
+  try {
+    await run(config, store, logger, prefix);
+  } catch (e) {
+    await store.close().catch(() => undefined);
+    throw e;
+  }
+}
+
+async function run(config: WorkerConfig, store: Store, logger: Logger, prefix: string): Promise<void> {
+  const jobs = config.jobs;
+  if ((await store.schemaVersion()) === 0) throw new RmsError('NotProvisioned', `${store.displayUrl} holds no OpenRMS cluster; provision it first`);
+  const cluster = await store.clusters.get();
+  // A wrong password fails here, at start-up, rather than in every job.
+  await checkClusterKeyPassword(store, config.keyPassword);
+  const connection = await connectWorkerRedis(config.redisUrl);
+
+  const connectRoot = ({ url, credentials }: { url: string; credentials: { name: string; password: string } }) =>
+    new ClusterClient({ baseUrl: url, credentials, timeoutMs: 30_000 });
+
+  const workers = startWorkers({
+    connection,
+    prefix,
+    clusterId: cluster.id,
+    name: config.workerName,
+    concurrency: jobs.concurrency,
+    lockDurationMs: jobs.lockDurationMs,
+    stalledIntervalMs: jobs.stalledIntervalMs,
+    isUnrecoverable: isUnrecoverableJobError,
+    onEvent: (e) => logEvent(logger, e),
+    handlers: {
+      async slcRenewal(job) {
+        if (jobs.testJobDelayMs > 0) {
+          logger.warn({ jobId: job.id, ms: jobs.testJobDelayMs }, 'test hook: delaying the renewal job');
+          await new Promise((r) => setTimeout(r, jobs.testJobDelayMs));
+        }
+        const r = await renewSlcIfDue(store, { keyPassword: config.keyPassword, renewalWindowDays: jobs.renewalWindowDays, root: connectRoot, actor: `worker ${config.workerName}` });
+        const out = { renewed: r.renewed, reason: r.reason, validUntil: r.validUntil.toISOString(), previousValidUntil: r.previousValidUntil.toISOString() };
+        logger[r.renewed ? 'info' : 'debug']({ jobId: job.id, ...out }, r.renewed ? 'SLC renewed' : 'SLC renewal not needed');
+        return out;
+      },
+      async expiry(job) {
+        const r = await runExpirySweep(store, { retentionDays: jobs.retentionDays, warnDays: jobs.warnDays });
+        for (const w of r.warnings) logger.warn({ jobId: job.id }, w);
+        return serialise(r);
+      },
+    },
+  });
+  const ids = await ensureSchedulers({
+    connection,
+    prefix,
+    clusterId: cluster.id,
+    every: { renewalMs: jobs.renewalEveryMs, expiryMs: jobs.expiryEveryMs },
+    retry: { attempts: jobs.attempts, backoffMs: jobs.backoffMs },
+  });
+  logger.info(
+    { cluster: cluster.id, kind: cluster.kind, redis: redisDisplayUrl(config.redisUrl), prefix, schedulers: ids, worker: config.workerName, renewalWindowDays: jobs.renewalWindowDays },
+    'OpenRMS worker ready',
+  );
+  process.stdout.write(`OpenRMS worker ${config.workerName} ready for ${cluster.kind} cluster ${cluster.id} (prefix ${prefix})\n`);
+
+  let closing = false;
+  const stop = (sig: string) => {
+    if (closing) return;
+    closing = true;
+    logger.info({ sig }, 'shutting down: finishing the running job first');
+    workers
+      .close()
+      .then(() => closeRedis(connection))
+      .then(() => store.close())
+      .then(
+        () => {
+          logger.info('worker stopped');
+          process.exit(0);
+        },
+        (e: unknown) => {
+          logger.error({ err: (e as Error)?.message }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+main().catch((e: unknown) => {
+  const msg = e instanceof RmsError ? e.message : `unexpected error: ${(e as Error)?.message ?? String(e)}`;
+  process.stderr.write(`openrms worker: ${msg}\n`);
+  process.exit(e instanceof RmsError ? ((EXIT as Record<string, number>)[e.code] ?? 1) : 1);
+});
