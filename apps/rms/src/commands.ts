@@ -2,7 +2,7 @@ import path from 'node:path';
 import { clientStateDir, readBinaryFile, readSecretEnv } from '@openrms/config';
 import { inspectProtectedFile, isRmsClientError, RmsClient, writeFileAtomically, type ProtectedFileInfo } from '@openrms/client';
 import { parseGrantSpec, RmsError, type RightGrant } from '@openrms/domain';
-import { flag, list, str, type Command, type CommandIo, type OptionSpec, type ParsedArgs } from './command';
+import { flag, list, str, type Command, type CommandIo, type OptionSpec, type ParsedArgs } from '@openrms/config';
 
 /** Content is encrypted in memory in one piece; larger files need a streaming format first. */
 export const MAX_CONTENT_BYTES = 256 * 1024 * 1024;

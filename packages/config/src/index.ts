@@ -3,3 +3,4 @@ export * from './embedded-credentials';
 export * from './client-config';
 export * from './metrics-config';
 export * from './jobs-config';
+export * from './command-line';

@@ -1,7 +1,7 @@
+/** The command-line shape shared by rmsctl and rms: flags parsed strictly, --help everywhere, one-line errors. */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { RmsError } from '@openrms/domain';
 
-/** Same shape as rmsctl's commands (apps/cli/src/command.ts); apps do not import each other. */
 export type OptionSpec = {
   type: 'string' | 'boolean';
   multiple?: boolean;
@@ -18,11 +18,13 @@ export interface CommandIo {
 }
 
 export interface Command {
-  /** Words after `rms`, e.g. ['protect']. */
+  /** Words after the program name, e.g. ['provision', 'root']. */
   path: string[];
   summary: string;
+  /** Positional arguments, e.g. ['NAME']. */
   positionals?: string[];
   options: Record<string, OptionSpec>;
+  /** Resolves with the exit code when it is not 0 without being an error (e.g. a child's). */
   run(args: ParsedArgs, io: CommandIo): Promise<void | number>;
 }
 
@@ -45,7 +47,7 @@ export function flag(args: ParsedArgs, name: string): boolean {
   return args.values[name] === true;
 }
 
-export function usage(cmd: Command): string {
+export function usage(program: string, cmd: Command): string {
   const opts = Object.entries(cmd.options)
     .map(([name, o]) => {
       const arg = o.type === 'string' ? ` ${o.placeholder ?? 'VALUE'}` : '';
@@ -55,7 +57,7 @@ export function usage(cmd: Command): string {
     .join('\n');
   const pos = (cmd.positionals ?? []).map((p) => ` ${p}`).join('');
   const optsLine = Object.keys(cmd.options).length ? ' [options]' : '';
-  return `Usage: rms ${cmd.path.join(' ')}${pos}${optsLine}\n\n${cmd.summary}\n\nOptions:\n${opts}\n  --help\n      Show this help.`;
+  return `Usage: ${program} ${cmd.path.join(' ')}${pos}${optsLine}\n\n${cmd.summary}\n\nOptions:\n${opts}\n  --help\n      Show this help.`;
 }
 
 export function parseCommandArgs(cmd: Command, argv: string[]): ParsedArgs | 'help' {
@@ -83,4 +85,58 @@ export function parseCommandArgs(cmd: Command, argv: string[]): ParsedArgs | 'he
     if (o.required && parsed.values[name] === undefined) throw new RmsError('InvalidInput', `--${name} is required`);
   }
   return { values: parsed.values as ParsedArgs['values'], positionals: parsed.positionals };
+}
+
+export interface CommandLine {
+  /** The program name as users type it, e.g. `rmsctl`. */
+  program: string;
+  description: string;
+  commands: Command[];
+  /** The one-line text of a failure (no stack trace ever). */
+  describeError(e: unknown): string;
+  exitCodeFor(e: unknown): number;
+}
+
+export const stdio: CommandIo = {
+  out: (l: string) => process.stdout.write(`${l}\n`),
+  err: (l: string) => process.stderr.write(`${l}\n`),
+};
+
+function overview(cli: CommandLine): string {
+  const rows = cli.commands.map((c) => `  ${cli.program} ${c.path.join(' ')}${(c.positionals ?? []).map((p) => ` ${p}`).join('')}\n      ${c.summary}`);
+  return `${cli.program}: ${cli.description}\n\nCommands:\n${rows.join('\n')}\n\nRun "${cli.program} COMMAND --help" for the options of a command.`;
+}
+
+/** The command whose words match the longest prefix of argv. */
+function findCommand(commands: Command[], argv: string[]): { cmd: Command; rest: string[] } | undefined {
+  let best: Command | undefined;
+  for (const c of commands) {
+    if (c.path.every((w, i) => argv[i] === w) && (!best || c.path.length > best.path.length)) best = c;
+  }
+  return best ? { cmd: best, rest: argv.slice(best.path.length) } : undefined;
+}
+
+/** Runs one command line and resolves with its exit code; never throws. */
+export async function runCommandLine(cli: CommandLine, argv: string[], io: CommandIo = stdio): Promise<number> {
+  if (argv.length === 0 || argv[0] === '--help' || argv[0] === 'help') {
+    io.out(overview(cli));
+    return argv.length === 0 ? 2 : 0;
+  }
+  const found = findCommand(cli.commands, argv);
+  if (!found) {
+    io.err(`${cli.program}: unknown command "${argv.filter((a) => !a.startsWith('-')).slice(0, 2).join(' ')}"; run "${cli.program} --help"`);
+    return 2;
+  }
+  try {
+    const args = parseCommandArgs(found.cmd, found.rest);
+    if (args === 'help') {
+      io.out(usage(cli.program, found.cmd));
+      return 0;
+    }
+    return (await found.cmd.run(args, io)) ?? 0;
+  } catch (e) {
+    // One line, no stack: people read this in terminals, scripts and logs.
+    io.err(`${cli.program} ${found.cmd.path.join(' ')}: ${cli.describeError(e).split('\n')[0]}`);
+    return cli.exitCodeFor(e);
+  }
 }
