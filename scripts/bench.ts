@@ -143,10 +143,11 @@ async function main(): Promise<void> {
   // ---- 4. load
   const rows: LoadRow[] = [];
   const serverCpu = () => server?.cpuSeconds();
+  const serverMainCpu = () => server?.mainThreadCpuSeconds();
   for (const req of requests) {
     for (const c of connections) {
       progress(`${req.name}, ${c} connection(s): ${WARMUP_SECONDS} s warm-up, ${seconds} s measured`);
-      const row = await measureLoad({ req, connections: c, seconds, warmupSeconds: WARMUP_SECONDS, maxRequests, serverCpu });
+      const row = await measureLoad({ req, connections: c, seconds, warmupSeconds: WARMUP_SECONDS, maxRequests, serverCpu, serverMainCpu });
       if (interrupted) throw new Error('interrupted');
       rows.push(row);
       progress(
@@ -205,6 +206,7 @@ async function main(): Promise<void> {
         'errors',
         'server CPU ms/req',
         'server cores',
+        'event-loop cores',
         'load-gen cores',
         'other cores',
         '÷ raw signs/s (all cores)',
@@ -222,12 +224,13 @@ async function main(): Promise<void> {
         String(r.errors),
         fixed(r.serverCpuMsPerOk, 2),
         fixed(r.serverCores, 2),
+        fixed(r.serverMainCores, 2),
         fixed(r.loadGenCores, 2),
         fixed(r.otherCores, 2),
         percent(r.ratioAllCores, 2),
         percent(r.ratioPerCore, 2),
       ]),
-      ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
+      ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
     ),
   );
   out.push('');
@@ -246,8 +249,9 @@ async function main(): Promise<void> {
       '(answered or still waiting at the end), and "conns unanswered" counts connections that got no answer at all in the measured part.',
   );
   out.push(
-    '"server cores", "load-gen cores" and "other cores" are average CPU use during each measured part: the server process, this ' +
-      'process (autocannon), and everything else on the machine. "other cores" well above 0 means the run was disturbed.',
+    '"server cores", "load-gen cores" and "other cores" are average CPU use during each measured part: the server process (all its ' +
+      'threads), this process (autocannon), and everything else on the machine; "event-loop cores" is the server\'s main thread alone ' +
+      '(near 1.00: the event loop never waited, the member is saturated). "other cores" well above 0 means the run was disturbed.',
   );
   const disturbed = [...rows.map((r) => r.otherCores ?? 0), rawOther ?? 0, breakdownOther ?? 0].some((x) => x > DISTURBED_CORES);
   if (disturbed) {

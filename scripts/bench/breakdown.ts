@@ -111,7 +111,7 @@ export function measureBreakdown(i: BreakdownInput): Breakdown {
     { step: 'parse + verify PL signature (XML-DSig)', ms: timeIt(() => verifyXrmlSignature(pl, clcKey), ms), times: 1 },
     { step: 'RSA-OAEP decrypt (unseal the content key)', ms: timeIt(() => privateDecrypt({ key: standIn, ...oaep }, sealedKey), ms), times: 1 },
     { step: 'RSA-OAEP encrypt (seal the content key to the RAC), per right', ms: timeIt(() => publicEncrypt({ key: standInPub, ...oaep }, Buffer.alloc(32, 2)), ms), times: 1 },
-    { step: 'build-size UL: c14n + digest + RSA sign (XML-DSig)', ms: timeIt(() => signXrml(unsignedUl, signerOf(standIn)), ms), times: 1 },
+    { step: 'sign the UL: c14n + digest + RSA sign (XML-DSig)', ms: timeIt(() => signXrml(unsignedUl, signerOf(standIn)), ms), times: 1 },
   ];
   const certify: StepCost[] = [
     { step: 'SOAP request: secure parse, dispatch, extract the chain', ms: timeIt(parseCertify, ms), times: 1 },
@@ -132,7 +132,7 @@ export function measureBreakdown(i: BreakdownInput): Breakdown {
       }, ms),
       times: 1,
     },
-    { step: 'RAC: c14n + digest + RSA sign (XML-DSig)', ms: timeIt(() => signXrml(unsignedRac, signerOf(standIn)), ms), times: 1 },
+    { step: 'sign the RAC: c14n + digest + RSA sign (XML-DSig)', ms: timeIt(() => signXrml(unsignedRac, signerOf(standIn)), ms), times: 1 },
   ];
   return { acquireLicense, certify };
 }

@@ -18,10 +18,14 @@ function ticksPerSecond(): number {
   return clockTicks;
 }
 
-/** utime + stime of a process from /proc/PID/stat (fields 14 and 15, counted after the parenthesised name). */
-export function processCpuSeconds(pid: number): number | undefined {
+/**
+ * utime + stime of a process from /proc/PID/stat (fields 14 and 15, counted after the parenthesised
+ * name), or of one of its threads from /proc/PID/task/TID/stat. A Node process's main thread (the
+ * event loop) has TID = PID.
+ */
+export function processCpuSeconds(pid: number, tid?: number): number | undefined {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const stat = readFileSync(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     // fields[0] is field 3 (state), so utime (14) and stime (15) are at 11 and 12.
     const utime = Number(fields[11]);
@@ -55,6 +59,8 @@ export function selfCpuSeconds(): number {
 export interface CpuWindow {
   /** Average cores busy over the window. */
   serverCores: number | undefined;
+  /** The server's main thread alone (its event loop): 1.0 means the loop never waited. */
+  serverMainCores: number | undefined;
   selfCores: number;
   /** Everything else on the machine (other processes, the kernel): the disturbance. */
   otherCores: number | undefined;
@@ -62,21 +68,25 @@ export interface CpuWindow {
 }
 
 /** Starts a window; call the result to close it. */
-export function cpuWindow(serverCpu: () => number | undefined): () => CpuWindow {
+export function cpuWindow(serverCpu: () => number | undefined, serverMainCpu: () => number | undefined = () => undefined): () => CpuWindow {
   const t0 = process.hrtime.bigint();
   const m0 = machineBusySeconds();
   const s0 = serverCpu();
+  const e0 = serverMainCpu();
   const p0 = selfCpuSeconds();
   return () => {
     const wall = Number(process.hrtime.bigint() - t0) / 1e9;
     const m1 = machineBusySeconds();
     const s1 = serverCpu();
+    const e1 = serverMainCpu();
     const p1 = selfCpuSeconds();
     const server = s0 !== undefined && s1 !== undefined ? s1 - s0 : undefined;
+    const main = e0 !== undefined && e1 !== undefined ? e1 - e0 : undefined;
     const self = p1 - p0;
     const machine = m0 !== undefined && m1 !== undefined ? m1 - m0 : undefined;
     return {
       serverCores: server === undefined ? undefined : server / wall,
+      serverMainCores: main === undefined ? undefined : main / wall,
       selfCores: self / wall,
       otherCores: machine === undefined ? undefined : Math.max(0, machine - self - (server ?? 0)) / wall,
       serverSeconds: server,

@@ -25,6 +25,8 @@ export interface LoadRow {
   serverCpuMsPerOk: number | undefined;
   /** Server CPU used during the measured part, in cores (1 = one core fully busy). */
   serverCores: number | undefined;
+  /** The server's main thread (event loop) alone, in cores. */
+  serverMainCores: number | undefined;
   /** CPU of the load generator (this process), in cores. */
   loadGenCores: number;
   /** CPU of everything else on the machine during the measured part, in cores: the disturbance. */
@@ -80,6 +82,8 @@ export interface LoadOptions {
   maxRequests: number;
   /** CPU seconds the server has used so far. */
   serverCpu: () => number | undefined;
+  /** CPU seconds the server's main thread has used so far. */
+  serverMainCpu: () => number | undefined;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -114,7 +118,7 @@ export async function measureLoad(o: LoadOptions): Promise<LoadRow> {
   };
   if (o.warmupSeconds > 0) await run({ ...base, duration: o.warmupSeconds, maxOverallRequests: Math.max(o.connections, Math.ceil(o.maxRequests / 8)) });
   await waitForIdle(o.serverCpu);
-  const closeWindow = cpuWindow(o.serverCpu);
+  const closeWindow = cpuWindow(o.serverCpu, o.serverMainCpu);
   const { result: r, fairness } = await run({ ...base, duration: o.seconds, maxOverallRequests: Math.max(o.connections, o.maxRequests) });
   const w = closeWindow();
   await waitForIdle(o.serverCpu);
@@ -135,6 +139,7 @@ export async function measureLoad(o: LoadOptions): Promise<LoadRow> {
     longestWaitMs: fairness.longestWaitMs,
     serverCpuMsPerOk: cpu !== undefined && ok > 0 ? (cpu * 1000) / ok : undefined,
     serverCores: w.serverCores,
+    serverMainCores: w.serverMainCores,
     loadGenCores: w.selfCores,
     otherCores: w.otherCores,
   };

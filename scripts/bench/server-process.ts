@@ -14,6 +14,8 @@ export interface ServerProcess {
   url: string;
   /** CPU seconds (user + system) the server process has used so far; undefined off Linux. */
   cpuSeconds(): number | undefined;
+  /** CPU seconds of its main thread (the event loop) alone. */
+  mainThreadCpuSeconds(): number | undefined;
   output(): string;
   stop(): Promise<void>;
 }
@@ -88,6 +90,7 @@ export async function startServerProcess(o: StartServerOptions): Promise<ServerP
     child,
     url,
     cpuSeconds: () => (child.pid === undefined ? undefined : processCpuSeconds(child.pid)),
+    mainThreadCpuSeconds: () => (child.pid === undefined ? undefined : processCpuSeconds(child.pid, child.pid)),
     output: () => out,
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;

@@ -17,7 +17,7 @@ import {
 import { ClusterKey } from '@openrms/keys';
 import type { Store } from '@openrms/store';
 import { type CertificateInfo, publicKeysEqual, verifyChain } from '@openrms/xrml';
-import { VerifiedPasswordCache, verifyPassword } from './passwords';
+import { VerifiedPasswordCache } from './passwords';
 import { SERVER_TO_SERVER_TYPES, isServiceType, serviceLocation } from './service-locations';
 import { SETTINGS } from './settings';
 import { DEFAULT_VALIDITY, type IssuingState, LicensingService, type ValidityPolicy } from './licensing-service';
@@ -179,10 +179,7 @@ export class ClusterRuntime {
     const p = await this.store.principals.findByName(name);
     if (!p || p.kind !== 'user' || p.disabled || !p.passwordHash) return undefined;
     const nowMs = this.clock.now().getTime();
-    if (!this.#passwords.has(p.name, password, p.passwordHash, nowMs)) {
-      if (!(await verifyPassword(password, p.passwordHash))) return undefined;
-      this.#passwords.add(p.name, password, p.passwordHash, nowMs);
-    }
+    if (!(await this.#passwords.verify(p.name, password, p.passwordHash, nowMs))) return undefined;
     const groups = await this.store.principals.groupsOf(p.id);
     const ids = new Set<string>([p.id, ...groups.map((g) => g.id)]);
     ids.add(this.#state.implicitGroups.authenticated);

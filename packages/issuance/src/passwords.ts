@@ -60,6 +60,25 @@ export class VerifiedPasswordCache {
     return true;
   }
 
+  readonly #inFlight = new Map<string, Promise<boolean>>();
+
+  /**
+   * Checks a password once for all concurrent requests with the same credentials: when an entry
+   * expires under load, one scrypt runs, not one per request in flight.
+   */
+  async verify(name: string, password: string, stored: string, nowMs: number): Promise<boolean> {
+    if (this.has(name, password, stored, nowMs)) return true;
+    const id = this.#id(name, password, stored);
+    let pending = this.#inFlight.get(id);
+    if (!pending) {
+      pending = verifyPassword(password, stored).finally(() => this.#inFlight.delete(id));
+      this.#inFlight.set(id, pending);
+    }
+    const ok = await pending;
+    if (ok) this.add(name, password, stored, nowMs);
+    return ok;
+  }
+
   add(name: string, password: string, stored: string, nowMs: number): void {
     if (this.#entries.size >= this.maxEntries) {
       const oldest = this.#entries.keys().next().value;
