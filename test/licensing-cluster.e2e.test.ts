@@ -1,5 +1,4 @@
-import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { RmsClient } from '@openrms/client';
 import { endpointPath, isRmsError, newId, parseGrantSpec } from '@openrms/domain';
@@ -7,19 +6,9 @@ import type { RunningServer } from '@openrms/server';
 import { openStore } from '@openrms/store';
 import { parseXrml, readCertificate, readRac } from '@openrms/xrml';
 import { sqliteDatabase, tempDir, type TestDatabase } from './support/databases';
+import { xmlsecVerifies } from './support/xmlsec';
 import { addPeople, freePort, person, provisionLicensing, provisionRoot, startMember } from './support/clusters';
 
-function verifiesWith(doc: string, pem: string): boolean {
-  const dir = tempDir('xmlsec');
-  writeFileSync(path.join(dir, 'doc.xml'), doc);
-  writeFileSync(path.join(dir, 'pub.pem'), pem);
-  try {
-    execFileSync('xmlsec1', ['--verify', '--enabled-key-data', 'key-name', '--pubkey-pem', path.join(dir, 'pub.pem'), path.join(dir, 'doc.xml')], { stdio: 'pipe' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 const pem = (k: import('node:crypto').KeyObject) => k.export({ format: 'pem', type: 'spki' }).toString();
 
@@ -81,9 +70,9 @@ describe('a licensing-only cluster sub-enrolled with the root', () => {
     const [leaf, rootSlc] = chain.map((x) => readCertificate(parseXrml(x)));
     expect(chain[1]).toBe(root.runtime.getLicensorCertificate()[0]);
     expect(leaf!.issueScope).toEqual(['CLC', 'PL', 'UL']);
-    expect(verifiesWith(chain[0]!, pem(rootSlc!.principal.publicKey))).toBe(true);
-    expect(verifiesWith(chain[1]!, pem(rootSlc!.principal.publicKey))).toBe(true);
-    expect(verifiesWith(chain[0]!, pem(leaf!.principal.publicKey))).toBe(false);
+    expect(xmlsecVerifies(chain[0]!, pem(rootSlc!.principal.publicKey))).toBe(true);
+    expect(xmlsecVerifies(chain[1]!, pem(rootSlc!.principal.publicKey))).toBe(true);
+    expect(xmlsecVerifies(chain[0]!, pem(leaf!.principal.publicKey))).toBe(false);
     const ready = (await (await fetch(`${lic.url}/readyz`)).json()) as { cluster: { kind: string; id: string } };
     expect(ready.cluster.kind).toBe('licensing');
     // The root audited the sub-enrollment.
@@ -105,9 +94,9 @@ describe('a licensing-only cluster sub-enrolled with the root', () => {
     const racChain = JSON.parse(readFileSync(path.join(state, `bob@127.0.0.1_${licPort}`, 'rac-chain.json'), 'utf8')) as string[];
     expect(readRac(parseXrml(racChain[0]!)).issuerPublicKey.export({ format: 'pem', type: 'spki' })).toEqual(root.runtime.slc.principal.publicKey.export({ format: 'pem', type: 'spki' }));
     const rootKey = pem(root.runtime.slc.principal.publicKey);
-    expect(verifiesWith(racChain[0]!, rootKey)).toBe(true);
+    expect(xmlsecVerifies(racChain[0]!, rootKey)).toBe(true);
     // The use licence was signed by the licensing cluster, whose SLC the root signed.
     const ul = opened.useLicense;
-    expect(verifiesWith(ul, pem(lic!.runtime.slc.principal.publicKey))).toBe(true);
+    expect(xmlsecVerifies(ul, pem(lic!.runtime.slc.principal.publicKey))).toBe(true);
   });
 });

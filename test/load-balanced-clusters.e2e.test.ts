@@ -1,5 +1,4 @@
-import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseProtectedFile, RmsClient } from '@openrms/client';
 import { parseGrantSpec } from '@openrms/domain';
@@ -9,6 +8,7 @@ import { postgresDatabase, tempDir, type TestDatabase } from './support/database
 import { startHaproxy, waitForStatus, type Balancer } from './support/haproxy';
 import { background, REPO, rmsctl, TSX_BIN, type Background } from './support/processes';
 import { freePort } from './support/root-cluster';
+import { xmlsecVerifies } from './support/xmlsec';
 import { envelope, postSoap, versionData } from './support/soap-client';
 
 const SECRETS = { KEY_PW: 'cluster-key-password-1', ADMIN_PW: 'admin-password-1', ENROLLER_PW: 'enroller-password-1', ALICE_PW: 'alice-password-1', BOB_PW: 'bob-password-1' };
@@ -24,17 +24,6 @@ function ok(r: { code: number | null; stderr: string }): void {
   if (r.code !== 0) throw new Error(r.stderr);
 }
 
-function verifiesWith(doc: string, pem: string): boolean {
-  const dir = tempDir('xmlsec');
-  writeFileSync(path.join(dir, 'doc.xml'), doc);
-  writeFileSync(path.join(dir, 'pub.pem'), pem);
-  try {
-    execFileSync('xmlsec1', ['--verify', '--enabled-key-data', 'key-name', '--pubkey-pem', path.join(dir, 'pub.pem'), path.join(dir, 'doc.xml')], { stdio: 'pipe' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 const clusterIdOf = (db: TestDatabase) => /cluster: +\S+ (\S+)/.exec(rmsctl(['cluster', 'status', '--database', db.url]).stdout)![1]!;
 
@@ -126,16 +115,16 @@ describe('a root and a licensing-only cluster, two members each, behind two real
     bobRac = racChain[0]!;
     plChain = parseProtectedFile(file).header.plChain;
     // RAC (through the licensing balancer) signed by the root; its chain is the root's SLC.
-    expect(verifiesWith(racChain[0]!, rootPem)).toBe(true);
-    expect(racChain.slice(1).every((c) => verifiesWith(c, rootPem))).toBe(true);
+    expect(xmlsecVerifies(racChain[0]!, rootPem)).toBe(true);
+    expect(racChain.slice(1).every((c) => xmlsecVerifies(c, rootPem))).toBe(true);
     expect(readRac(parseXrml(racChain[0]!)).identity.email).toBe('bob@example.test');
     // PL chain: PL ← CLC ← licensing SLC ← root SLC.
     expect(plChain).toHaveLength(4);
-    expect(verifiesWith(plChain[1]!, licPem)).toBe(true);
-    expect(verifiesWith(plChain[2]!, rootPem)).toBe(true);
-    expect(verifiesWith(plChain[3]!, rootPem)).toBe(true);
+    expect(xmlsecVerifies(plChain[1]!, licPem)).toBe(true);
+    expect(xmlsecVerifies(plChain[2]!, rootPem)).toBe(true);
+    expect(xmlsecVerifies(plChain[3]!, rootPem)).toBe(true);
     // UL signed by the licensing cluster, whose SLC the root signed.
-    expect(verifiesWith(opened.useLicense, licPem)).toBe(true);
+    expect(xmlsecVerifies(opened.useLicense, licPem)).toBe(true);
   }, 120_000);
 
   it('loses no request once the health check has seen a killed member, and writes nothing twice', async () => {

@@ -1,4 +1,4 @@
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -7,6 +7,7 @@ import { parseXrml, readRac, readUseLicense } from '@openrms/xrml';
 import { sqliteDatabase, tempDir, type TestDatabase } from './support/databases';
 import { background, REPO, rmsctl, TSX_BIN, type Background } from './support/processes';
 import { freePort } from './support/root-cluster';
+import { xmlsecVerifies } from './support/xmlsec';
 
 const run = promisify(execFile);
 
@@ -21,17 +22,6 @@ async function rms(args: string[], env: Record<string, string>): Promise<{ code:
   }
 }
 
-function xmlsecVerifies(doc: string, pubPem: string, dir: string): boolean {
-  writeFileSync(path.join(dir, 'doc.xml'), doc);
-  writeFileSync(path.join(dir, 'pub.pem'), pubPem);
-  try {
-    // --enabled-key-data key-name: never let xmlsec1 take a key from the document itself.
-    execFileSync('xmlsec1', ['--verify', '--enabled-key-data', 'key-name', '--pubkey-pem', path.join(dir, 'pub.pem'), path.join(dir, 'doc.xml')], { stdio: 'pipe' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 const PASSWORDS = { ADMIN_PW: 'admin-password-1', KEY_PW: 'cluster-key-password-1', ALICE_PW: 'alice-password-1', BOB_PW: 'bob-password-1', CAROL_PW: 'carol-password-1', DAVE_PW: 'dave-password-1', ERIN_PW: 'erin-password-1' };
 
@@ -145,10 +135,9 @@ describe('protecting and opening files with the rms command against a cluster me
     // Every certificate and licence either side got verifies with the key of the cluster (its SLC).
     const slcPem = rmsctl(['slc', 'show', '--database', db.url, '--pem']).stdout;
     const docs = [...got.certify, ...got.license[0]!, clientRac, header.plChain[1]!];
-    const work = tempDir('xmlsec');
-    for (const d of docs) expect(xmlsecVerifies(d, slcPem, work)).toBe(true);
+    for (const d of docs) expect(xmlsecVerifies(d, slcPem)).toBe(true);
     // ...and the offline PL with the key its CLC certifies, not with the cluster key.
-    expect(xmlsecVerifies(header.plChain[0]!, slcPem, work)).toBe(false);
+    expect(xmlsecVerifies(header.plChain[0]!, slcPem)).toBe(false);
   });
 
   it('records every request, faults included, and rmsctl log tail shows them', async () => {

@@ -1,32 +1,17 @@
-import { execFile, execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { openStore } from '@openrms/store';
 import { endpointPath, newId } from '@openrms/domain';
-import { postgresDatabase, sqliteDatabase, tempDir, type TestDatabase } from './support/databases';
+import { postgresDatabase, sqliteDatabase, type TestDatabase } from './support/databases';
 import { startTestRoot, type TestRoot } from './support/root-cluster';
+import { xmlsecVerify } from './support/xmlsec';
 import { certificatesIn, ENV12, envelope, faultString, postSoap, SERVER_NS, versionData } from './support/soap-client';
 
 const run = promisify(execFile);
 const ACTION = (op: string) => `${SERVER_NS}/${op}`;
 const GET_SLC = `<GetLicensorCertificate xmlns="${SERVER_NS}"/>`;
 
-/**
- * xmlsec1 as an independent verifier. `--enabled-key-data key-name` stops it from taking a key out
- * of a KeyInfo in the document, which it otherwise prefers over --pubkey-pem.
- */
-function xmlsecVerify(doc: string, pubPem: string): { ok: boolean; output: string } {
-  const dir = tempDir('xmlsec');
-  writeFileSync(path.join(dir, 'doc.xml'), doc);
-  writeFileSync(path.join(dir, 'pub.pem'), pubPem);
-  try {
-    const out = execFileSync('xmlsec1', ['--verify', '--enabled-key-data', 'key-name', '--pubkey-pem', path.join(dir, 'pub.pem'), path.join(dir, 'doc.xml')], { stdio: 'pipe' });
-    return { ok: true, output: out.toString() };
-  } catch (e) {
-    return { ok: false, output: String((e as { stderr?: Buffer }).stderr) };
-  }
-}
 
 const targets: [string, () => TestDatabase][] = [
   ['SQLite file', sqliteDatabase],

@@ -103,6 +103,19 @@ describe('Certify', () => {
     expect(readRac(parseXrml(chain[0]!)).credentialType).toBe('Temporary');
   });
 
+  it('precertifies another user: a RAC with the same key, without the machine part; name and id must agree', async () => {
+    const bob = await certified('bob');
+    const { certificate } = await rt.licensing.precertify(await caller('alice'), { userName: 'BOB@example.test' });
+    const pre = readRac(verifyXrmlSignature(certificate, rt.slc.principal.publicKey));
+    const real = readRac(parseXrml(bob.racChain[0]!));
+    expect(pre.identity).toEqual(real.identity);
+    expect(pre.enablingBits).toBeUndefined();
+    expect(pre.publicKey.export({ format: 'pem', type: 'spki' })).toEqual(real.publicKey.export({ format: 'pem', type: 'spki' }));
+    const carolId = (await store.principals.getByName('carol')).id;
+    await expectCode(rt.licensing.precertify(await caller('alice'), { userName: 'bob@example.test', id: carolId }), 'UnauthorizedAccess');
+    await expectCode(rt.licensing.precertify(await caller('alice'), { userName: 'nobody@example.test' }), 'AdEntrySearchFailed');
+  });
+
   it('refuses a machine certificate that does not verify, and a lockbox below the minimum', async () => {
     const c = new FakeClient(clock.now());
     await expectCode(rt.licensing.certify(await caller('bob'), { machineChain: [c.spc.replace('OpenRMS tests', 'OpenRMS fakes')], persistent: true }), 'VerifyMachineCertificateChainFailed');

@@ -134,29 +134,14 @@ export class LicensingService {
     if (!isValidEmail(email)) fail('VerifyEmailAddressFailed', `the e-mail address of ${caller.principal.name} is not valid`);
     const spc = this.#verifyMachineChain(request.machineChain, s.policies);
     const userKey = await this.#userKeyPair(caller.principal.id);
-    const now = this.clock.now();
-    const temporary = !request.persistent;
-    const validUntil = temporary ? new Date(now.getTime() + s.validity.temporaryRacMinutes * MINUTE_MS) : addYears(now, s.validity.racYears);
-    const descriptorGuid = newBracedGuid();
-    const unsigned = buildRac({
-      descriptorGuid,
-      issuedTime: now,
-      validFrom: new Date(now.getTime() - s.validity.backdateMinutes * MINUTE_MS),
-      validUntil,
-      issuer: issuerFromCertificate(s.slc),
-      activationUrl: `${s.cluster.url}/certification`,
-      identity: { idType: 'Federation', id: `{${caller.principal.id}}`, email },
-      publicKey: userKey.publicKey,
-      credentialType: temporary ? 'Temporary' : 'Persistent',
-      credentialCreationTime: now,
+    const rac = await this.#issueRac(s, { id: caller.principal.id, email }, userKey, {
+      temporary: !request.persistent,
       machine: {
         objectXml: spc.objectXml,
         enablingBits: userKey.sealPrivateKeyTo(spc.publicKey, 'rac-private-key'),
         securityLevels: { platform: spc.platform, manufacturer: spc.manufacturer, repository: spc.repositoryVersion },
       },
     });
-    const rac = signXrml(unsigned, this.#key);
-    await this.#record('RAC', email, descriptorGuid, rac, now, validUntil);
     return { chain: [rac, ...s.chain] };
   }
 
@@ -175,8 +160,19 @@ export class LicensingService {
     const user = (byName ?? byId)!;
     if (!user.email || !isValidEmail(user.email)) fail('VerifyEmailAddressFailed', `the account ${user.name} has no valid e-mail address`);
     const key = await this.#userKeyPair(user.id);
+    const rac = await this.#issueRac(s, { id: user.id, email: user.email }, key, { temporary: false });
+    return { certificate: rac };
+  }
+
+  /** Builds, signs and records a RAC for a user; with `machine`, its private key travels sealed to that machine. */
+  async #issueRac(
+    s: IssuingState,
+    user: { id: string; email: string },
+    key: RsaKeyPair,
+    opts: { temporary: boolean; machine?: Parameters<typeof buildRac>[0]['machine'] },
+  ): Promise<string> {
     const now = this.clock.now();
-    const validUntil = addYears(now, s.validity.racYears);
+    const validUntil = opts.temporary ? new Date(now.getTime() + s.validity.temporaryRacMinutes * MINUTE_MS) : addYears(now, s.validity.racYears);
     const descriptorGuid = newBracedGuid();
     const rac = signXrml(
       buildRac({
@@ -188,13 +184,14 @@ export class LicensingService {
         activationUrl: `${s.cluster.url}/certification`,
         identity: { idType: 'Federation', id: `{${user.id}}`, email: user.email },
         publicKey: key.publicKey,
-        credentialType: 'Persistent',
+        credentialType: opts.temporary ? 'Temporary' : 'Persistent',
         credentialCreationTime: now,
+        ...(opts.machine ? { machine: opts.machine } : {}),
       }),
       this.#key,
     );
     await this.#record('RAC', user.email, descriptorGuid, rac, now, validUntil);
-    return { certificate: rac };
+    return rac;
   }
 
   #verifyMachineChain(chain: string[], p: Policies) {
