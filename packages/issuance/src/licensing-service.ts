@@ -46,6 +46,7 @@ import {
 } from '@openrms/xrml';
 import type { AuthenticatedPrincipal } from './cluster-runtime';
 import { SETTINGS } from './settings';
+import { slcRevocationFromSetting } from './provision-root';
 import { isExcluded, type Policies } from './policies';
 import { isValidEmail } from './principal-admin';
 
@@ -87,12 +88,6 @@ interface VerifiedRac {
 }
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
-
-/** The revocation policy written at provisioning, as the SLC builder takes it. */
-function revocationFor(stored: unknown): { kind: 'standard' } | { kind: 'custom'; authorityKeys: KeyObject[] } {
-  const r = stored as { kind?: string; authorityKeysPem?: string[] } | undefined;
-  return r?.kind === 'custom' && r.authorityKeysPem ? { kind: 'custom', authorityKeys: r.authorityKeysPem.map((pem) => createPublicKey(pem)) } : { kind: 'standard' };
-}
 
 function fail(code: RmsError['code'], message: string): never {
   throw new RmsError(code, message);
@@ -515,7 +510,7 @@ export class LicensingService {
       issuer: { ...issuerFromCertificate(s.slc), cpsUrl: `${s.cluster.url}/certification` },
       subject: { serverGuid: guid, name: req.name, url, publicKey, version: req.version, sku: req.sku },
       issueScope: ['CLC', 'PL', 'UL'],
-      revocation: revocationFor(revocation),
+      revocation: slcRevocationFromSetting(revocation),
     });
     const slc = signXrml(unsigned, this.#key);
     await this.store.transaction(async (tx) => {

@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { BUILTIN_GROUPS, clusterBaseUrl, type ClusterKind, defaultDacl, newId, RmsError } from '@openrms/domain';
 import type { ClusterKey } from '@openrms/keys';
 import { openStore, type Store } from '@openrms/store';
-import { parseXrml, readCertificate } from '@openrms/xrml';
+import { type CertificateInfo, parseXrml, readCertificate } from '@openrms/xrml';
 import { hashPassword } from './passwords';
 import { checkPrincipalName, isValidEmail } from './principal-admin';
 import { SETTINGS } from './settings';
@@ -83,28 +83,7 @@ export async function writeNewCluster(input: ClusterProvisionInput, checked: Che
       await tx.clusters.create({ id: rec.clusterId, kind: rec.kind, name: host, url: checked.clusterUrl, createdAt: now });
       const keyId = newId();
       await tx.keys.insert({ id: keyId, clusterId: rec.clusterId, purpose: 'cluster', publicKeyPem: rec.key.publicKeyPem, wrappedPrivateKey: rec.wrappedKey, createdAt: now, active: true });
-      await tx.slcChains.insert({
-        id: newId(),
-        clusterId: rec.clusterId,
-        keyId,
-        chain: rec.chain,
-        subject: leaf.principal.name ?? leaf.principal.id,
-        issuer: leaf.issuer.name ?? leaf.issuer.id,
-        validFrom,
-        validUntil,
-        createdAt: now,
-        active: true,
-      });
-      await tx.issued.record({
-        id: newId(),
-        clusterId: rec.clusterId,
-        kind: 'SLC',
-        subject: leaf.principal.id,
-        documentGuid: leaf.descriptorGuid,
-        issuedAt: now,
-        validUntil,
-        documentSha256: createHash('sha256').update(rec.chain[0]!).digest('hex'),
-      });
+      await activateNewChain(tx, { clusterId: rec.clusterId, keyId, chain: rec.chain, leaf, validFrom, validUntil, now });
       await tx.settings.set(SETTINGS.trustedRootKeyPem, rec.trustedRootKeyPem);
       for (const [k, v] of Object.entries(rec.settings)) await tx.settings.set(k, v);
 
@@ -128,6 +107,38 @@ export async function writeNewCluster(input: ClusterProvisionInput, checked: Che
   } finally {
     await store.close();
   }
+}
+
+/**
+ * Stores a verified SLC chain as the cluster's active one (inserting an active chain deactivates
+ * the others) and records the SLC as issued. Call inside the transaction that decides the swap.
+ */
+export async function activateNewChain(
+  tx: Store,
+  c: { clusterId: string; keyId: string; chain: string[]; leaf: CertificateInfo; validFrom: Date; validUntil: Date; now: Date },
+): Promise<void> {
+  await tx.slcChains.insert({
+    id: newId(),
+    clusterId: c.clusterId,
+    keyId: c.keyId,
+    chain: c.chain,
+    subject: c.leaf.principal.name ?? c.leaf.principal.id,
+    issuer: c.leaf.issuer.name ?? c.leaf.issuer.id,
+    validFrom: c.validFrom,
+    validUntil: c.validUntil,
+    createdAt: c.now,
+    active: true,
+  });
+  await tx.issued.record({
+    id: newId(),
+    clusterId: c.clusterId,
+    kind: 'SLC',
+    subject: c.leaf.principal.id,
+    documentGuid: c.leaf.descriptorGuid,
+    issuedAt: c.now,
+    validUntil: c.validUntil,
+    documentSha256: createHash('sha256').update(c.chain[0]!).digest('hex'),
+  });
 }
 
 async function createBuiltinGroups(tx: Store, now: Date) {

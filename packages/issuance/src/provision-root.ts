@@ -1,7 +1,7 @@
 import { createPublicKey } from 'node:crypto';
 import { addYears, type Clock, newBracedGuid, newId, RmsError, SLC_VALIDITY_YEARS, type SlcRevocation, systemClock } from '@openrms/domain';
 import { ClusterKey } from '@openrms/keys';
-import { buildSlc, SELF_ENROLLMENT_ISSUER_NAME, signXrml } from '@openrms/xrml';
+import { buildSlc, type IssueScope, SELF_ENROLLMENT_ISSUER_NAME, signXrml, type SlcFields } from '@openrms/xrml';
 import { checkProvisionInput, type ClusterProvisionInput, type ProvisionResult, SERVER_SKU, SERVER_VERSION, writeNewCluster } from './provision-cluster';
 import { SETTINGS } from './settings';
 
@@ -28,6 +28,35 @@ function parseRevocationKeys(revocation: SlcRevocation) {
   };
 }
 
+/** The stored SLC revocation policy (settings `slc.revocation`) as the SLC builder takes it. */
+export function slcRevocationFromSetting(stored: unknown): SlcFields['revocation'] {
+  const r = stored as { kind?: string; authorityKeysPem?: string[] } | undefined;
+  return r?.kind === 'custom' && r.authorityKeysPem ? { kind: 'custom', authorityKeys: r.authorityKeysPem.map((pem) => createPublicKey(pem)) } : { kind: 'standard' };
+}
+
+/**
+ * The root cluster's self-signed SLC, valid one year from `now`: built at provisioning and again
+ * at each renewal (same key, GUID, name, scope and revocation policy).
+ */
+export function buildRootSlc(
+  key: ClusterKey,
+  f: { serverGuid: string; name: string; url: string; issueScope: readonly IssueScope[]; revocation: SlcFields['revocation']; now: Date },
+): string {
+  return signXrml(
+    buildSlc({
+      descriptorGuid: newBracedGuid(),
+      issuedTime: f.now,
+      validFrom: f.now,
+      validUntil: addYears(f.now, SLC_VALIDITY_YEARS),
+      issuer: { id: f.serverGuid, name: SELF_ENROLLMENT_ISSUER_NAME, publicKey: key.publicKey, cpsUrl: `${f.url}/certification` },
+      subject: { serverGuid: f.serverGuid, name: f.name, url: f.url, publicKey: key.publicKey, version: SERVER_VERSION, sku: SERVER_SKU },
+      issueScope: f.issueScope,
+      ...(f.revocation ? { revocation: f.revocation } : {}),
+    }),
+    key,
+  );
+}
+
 /**
  * Creates a root certification cluster in an empty configuration database: cluster key (stored
  * only wrapped), a self-signed SLC valid one year carrying the revocation policy, and the rest
@@ -43,19 +72,7 @@ export async function provisionRootCluster(input: ProvisionRootInput): Promise<P
   const now = clock.now();
   const clusterId = newId();
   const serverGuid = `{${clusterId}}`;
-  const slc = signXrml(
-    buildSlc({
-      descriptorGuid: newBracedGuid(),
-      issuedTime: now,
-      validFrom: now,
-      validUntil: addYears(now, SLC_VALIDITY_YEARS),
-      issuer: { id: serverGuid, name: SELF_ENROLLMENT_ISSUER_NAME, publicKey: key.publicKey, cpsUrl: `${checked.clusterUrl}/certification` },
-      subject: { serverGuid, name: checked.serverName, url: checked.clusterUrl, publicKey: key.publicKey, version: SERVER_VERSION, sku: SERVER_SKU },
-      issueScope: ['RAC', 'CLC', 'PL', 'UL', 'SLC'],
-      revocation,
-    }),
-    key,
-  );
+  const slc = buildRootSlc(key, { serverGuid, name: checked.serverName, url: checked.clusterUrl, issueScope: ['RAC', 'CLC', 'PL', 'UL', 'SLC'], revocation, now });
   return writeNewCluster(
     input,
     checked,

@@ -1,9 +1,10 @@
-import { createHash, createPublicKey } from 'node:crypto';
-import { addYears, type Clock, DAY_MS, isRmsError, newBracedGuid, newId, RmsError, type RmsErrorCode, SLC_VALIDITY_YEARS, systemClock } from '@openrms/domain';
+import { createPublicKey } from 'node:crypto';
+import { type Clock, DAY_MS, isRmsError, RmsError, type RmsErrorCode, systemClock } from '@openrms/domain';
 import { ClusterKey } from '@openrms/keys';
 import type { Store } from '@openrms/store';
-import { buildSlc, type CertificateInfo, ISSUE_SCOPES, type IssueScope, parseXrml, pkcs1PublicKeyBase64, publicKeysEqual, readCertificate, SELF_ENROLLMENT_ISSUER_NAME, signXrml, verifyChain } from '@openrms/xrml';
-import { SERVER_SKU, SERVER_VERSION } from './provision-cluster';
+import { type CertificateInfo, ISSUE_SCOPES, type IssueScope, parseXrml, pkcs1PublicKeyBase64, publicKeysEqual, readCertificate, verifyChain } from '@openrms/xrml';
+import { activateNewChain, SERVER_SKU, SERVER_VERSION } from './provision-cluster';
+import { buildRootSlc, slcRevocationFromSetting } from './provision-root';
 import type { RootClusterPort } from './provision-licensing';
 import { readRootCredentials, type RootCredentials } from './root-credentials';
 import { SETTINGS } from './settings';
@@ -66,10 +67,6 @@ function untilOf(info: CertificateInfo, fallback: Date): Date {
   return info.validUntil ?? fallback;
 }
 
-function sha256(s: string): string {
-  return createHash('sha256').update(s).digest('hex');
-}
-
 /** Checks the key password against the stored cluster key (a worker checks once at start-up). */
 export async function checkClusterKeyPassword(store: Store, keyPassword: string): Promise<void> {
   const cluster = await store.clusters.get();
@@ -114,28 +111,7 @@ export async function renewSlcIfDue(store: Store, opts: RenewSlcOptions): Promis
   const outcome = await store.transaction(async (tx) => {
     const current = await tx.slcChains.getActiveForUpdate(cluster.id);
     if (current.id !== active.id) return 'renewed-elsewhere' as const;
-    await tx.slcChains.insert({
-      id: newId(),
-      clusterId: cluster.id,
-      keyId: keyRow.id,
-      chain,
-      subject: newLeaf!.principal.name ?? newLeaf!.principal.id,
-      issuer: newLeaf!.issuer.name ?? newLeaf!.issuer.id,
-      validFrom,
-      validUntil,
-      createdAt: now,
-      active: true,
-    });
-    await tx.issued.record({
-      id: newId(),
-      clusterId: cluster.id,
-      kind: 'SLC',
-      subject: newLeaf!.principal.id,
-      documentGuid: newLeaf!.descriptorGuid,
-      issuedAt: now,
-      validUntil,
-      documentSha256: sha256(chain[0]!),
-    });
+    await activateNewChain(tx, { clusterId: cluster.id, keyId: keyRow.id, chain, leaf: newLeaf!, validFrom, validUntil, now });
     await tx.settings.set(SETTINGS.slcLastRenewal, { at: now.toISOString(), validUntil: validUntil.toISOString() });
     await tx.settings.bumpConfigVersion();
     await tx.audit.append({
@@ -157,26 +133,18 @@ export async function renewSlcIfDue(store: Store, opts: RenewSlcOptions): Promis
 
 /** The root's SLC again, as provisioning built it, from now for one year. */
 async function resignRootSlc(store: Store, key: ClusterKey, leaf: CertificateInfo, clusterUrl: string, now: Date): Promise<string[]> {
-  const revocation = (await store.settings.get(SETTINGS.slcRevocation)) as { kind?: string; authorityKeysPem?: string[] } | undefined;
   const scope = (leaf.issueScope ?? ['RAC', 'CLC', 'PL', 'UL', 'SLC']).filter((s): s is IssueScope => (ISSUE_SCOPES as readonly string[]).includes(s));
   const serverGuid = leaf.principal.id;
-  const slc = signXrml(
-    buildSlc({
-      descriptorGuid: newBracedGuid(),
-      issuedTime: now,
-      validFrom: now,
-      validUntil: addYears(now, SLC_VALIDITY_YEARS),
-      issuer: { id: serverGuid, name: SELF_ENROLLMENT_ISSUER_NAME, publicKey: key.publicKey, cpsUrl: `${clusterUrl}/certification` },
-      subject: { serverGuid, name: leaf.principal.name ?? serverGuid, url: leaf.principal.url ?? clusterUrl, publicKey: key.publicKey, version: SERVER_VERSION, sku: SERVER_SKU },
+  return [
+    buildRootSlc(key, {
+      serverGuid,
+      name: leaf.principal.name ?? serverGuid,
+      url: leaf.principal.url ?? clusterUrl,
       issueScope: scope,
-      revocation:
-        revocation?.kind === 'custom' && revocation.authorityKeysPem
-          ? { kind: 'custom', authorityKeys: revocation.authorityKeysPem.map((pem) => createPublicKey(pem)) }
-          : { kind: 'standard' },
+      revocation: slcRevocationFromSetting(await store.settings.get(SETTINGS.slcRevocation)),
+      now,
     }),
-    key,
-  );
-  return [slc];
+  ];
 }
 
 /** SubEnroll at the root with this cluster's key and GUID, checked like provisioning checks it. */
