@@ -1,6 +1,6 @@
 /** One jest run over every package and the cross-package tests, so CI ends on one summary line. */
 const path = require('node:path');
-const names = ['domain', 'config', 'xrml', 'keys', 'store', 'issuance', 'soap', 'jobs', 'client'];
+const names = ['domain', 'config', 'xrml', 'keys', 'store', 'issuance', 'soap', 'jobs', 'client', 'directory'];
 const moduleNameMapper = Object.fromEntries(
   names.map((n) => [`^@openrms/${n}$`, path.join(__dirname, 'packages', n, 'src', 'index.ts')]),
 );

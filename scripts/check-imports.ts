@@ -25,6 +25,8 @@ const OWNED_MODULES: Record<string, string[]> = {
   soap: ['@openrms/soap'],
   'xml-crypto': ['@openrms/xrml'],
   express: ['@openrms/server'],
+  ldapts: ['@openrms/directory'],
+  kerberos: ['@openrms/directory'],
 };
 
 /** Workspace packages that only some others may import. */

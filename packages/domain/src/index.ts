@@ -6,3 +6,4 @@ export * from './cluster';
 export * from './access';
 export * from './server-info';
 export * from './rights';
+export * from './directory';
