@@ -27,3 +27,4 @@ export type { RequestLogRepository } from './repositories/request-log-repository
 export type { SettingsRepository } from './repositories/settings-repository';
 export type { UserKeysRepository } from './repositories/user-keys-repository';
 export type { TemplateRow, TemplateStatus, TemplatesRepository } from './repositories/templates-repository';
+export type { DirectoryLinkRow, DirectoryLinksRepository } from './repositories/directory-links-repository';

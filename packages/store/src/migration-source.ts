@@ -2,9 +2,10 @@ import type { Knex } from 'knex';
 import type { Migration } from './migrations/migration';
 import { initialSchema } from './migrations/initial-schema';
 import { templatesSchema } from './migrations/templates-schema';
+import { directoryLinksSchema } from './migrations/directory-links-schema';
 
 /** Every migration, oldest first. Append only. */
-export const MIGRATIONS: readonly Migration[] = [initialSchema, templatesSchema];
+export const MIGRATIONS: readonly Migration[] = [initialSchema, templatesSchema, directoryLinksSchema];
 
 /** The schema version this code expects: the number of migrations it knows. */
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { knex, type Knex } from 'knex';
 import { initialSchemaDdl } from './migrations/initial-schema';
+import { directoryLinksSchemaDdl } from './migrations/directory-links-schema';
 import { parseDatabaseUrl } from './parse-database-url';
 import { auditQueries } from './repositories/audit-repository';
 import { clusterQueries } from './repositories/clusters-repository';
@@ -220,3 +221,20 @@ if (liveUrl) {
   // Shows up as "todo" in the summary, so a run without SQL Server is not mistaken for a pass.
   test.todo('store contract on a live SQL Server: set RMS_TEST_MSSQL_URL=mssql://user:pass@host:1433/master?trustServerCertificate=true');
 }
+
+describe('mssql DDL of later migrations', () => {
+  const mssql = knex({ client: 'mssql' });
+  afterAll(() => mssql.destroy());
+
+  test('directory_links: SQL Server types, one cascading key to principals, unique entry per source', () => {
+    const ddl = directoryLinksSchemaDdl(mssql).toSQL() as unknown as Statement[];
+    const all = ddl.map((s) => s.sql).join(';\n');
+    expect(all).toContain('CREATE TABLE [directory_links] (');
+    expect(all).toContain('[principal_id] nvarchar(64)');
+    expect(all).toContain('[dn] nvarchar(max)');
+    expect(all).toMatch(/FOREIGN KEY \(\[principal_id\]\) REFERENCES \[principals\] \(\[id\]\) ON DELETE CASCADE/);
+    expect(all).toMatch(/UNIQUE \(\[source\], \[external_id\]\)|unique.*\[source\], \[external_id\]/i);
+    expect(all).not.toMatch(/\] (text|boolean|timestamp|datetime|jsonb?)\b/);
+    expect(multipleCascadePaths([...(initialSchemaDdl(mssql).toSQL() as unknown as Statement[]), ...ddl])).toEqual([]);
+  });
+});

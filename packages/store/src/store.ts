@@ -16,6 +16,7 @@ import { SettingsRepository } from './repositories/settings-repository';
 import { SlcChainsRepository } from './repositories/slc-chains-repository';
 import { UserKeysRepository } from './repositories/user-keys-repository';
 import { TemplatesRepository } from './repositories/templates-repository';
+import { DirectoryLinksRepository } from './repositories/directory-links-repository';
 
 export interface OpenStoreOptions {
   /** Apply pending migrations before returning (default false: migrating is an explicit step). */
@@ -60,6 +61,7 @@ export class Store {
   readonly settings: SettingsRepository;
   readonly userKeys: UserKeysRepository;
   readonly templates: TemplatesRepository;
+  readonly directoryLinks: DirectoryLinksRepository;
 
   private constructor(
     private readonly db: Knex,
@@ -79,6 +81,7 @@ export class Store {
     this.settings = new SettingsRepository(db);
     this.userKeys = new UserKeysRepository(db);
     this.templates = new TemplatesRepository(db);
+    this.directoryLinks = new DirectoryLinksRepository(db);
   }
 
   /** @internal use openStore */

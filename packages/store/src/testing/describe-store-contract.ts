@@ -689,5 +689,26 @@ export function describeStoreContract(label: string, createTarget: () => Promise
       await store.principals.createGroup({ id: newId(), name: 'mail-group', email: 'group.mail@example.test', createdAt: new Date() });
       expect(await store.principals.findUserByEmail('group.mail@example.test')).toBeUndefined();
     });
+
+    test('directory links: one principal per directory entry, found by external id, removed with the principal', async () => {
+      const id = newId();
+      await store.principals.createUser({ id, name: 'dir-user@example.test', email: 'dir-user@example.test', passwordHash: null, createdAt: new Date() });
+      const link = { principalId: id, source: 'ldap', externalId: 'a1b2c3d4-0000-4000-8000-000000000001', dn: 'uid=dir-user,ou=people,dc=example,dc=test', linkedAt: at('2024-05-06T07:08:09.010Z') };
+      await store.directoryLinks.insert(link);
+      expect(await store.directoryLinks.findByExternalId('ldap', link.externalId)).toEqual(link);
+      expect(await store.directoryLinks.findByExternalId('ad', link.externalId)).toBeUndefined();
+      expect(await store.directoryLinks.ofPrincipal(id)).toEqual(link);
+      // The same entry cannot be linked twice, nor one principal to two entries.
+      const other = newId();
+      await store.principals.createGroup({ id: other, name: 'dir-group', createdAt: new Date() });
+      await expectRmsError(store.directoryLinks.insert({ ...link, principalId: other }), 'AlreadyExists');
+      await expectRmsError(store.directoryLinks.insert({ ...link, externalId: 'another' }), 'AlreadyExists');
+      await store.directoryLinks.insert({ ...link, principalId: other, externalId: 'group-1', dn: null });
+      expect((await store.directoryLinks.findManyByExternalId('ldap', ['group-1', link.externalId, 'missing'])).map((l) => l.principalId).sort()).toEqual([id, other].sort());
+      await store.directoryLinks.updateDn(id, 'uid=renamed,ou=people,dc=example,dc=test');
+      expect((await store.directoryLinks.ofPrincipal(id))?.dn).toBe('uid=renamed,ou=people,dc=example,dc=test');
+      expect(await store.principals.remove(id)).toBe(true);
+      expect(await store.directoryLinks.ofPrincipal(id)).toBeUndefined();
+    });
   });
 }
