@@ -62,6 +62,55 @@ function moduleName(spec: string): string | undefined {
   return spec.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0];
 }
 
+/** The .ts file a relative specifier names, if it is one of `files`. */
+function resolveRelative(from: string, spec: string, files: ReadonlySet<string>): string | undefined {
+  const base = path.resolve(path.dirname(from), spec);
+  const stem = base.replace(/\.(js|ts)$/, '');
+  for (const c of [`${stem}.ts`, path.join(base, 'index.ts')]) if (files.has(c)) return c;
+  return undefined;
+}
+
+/**
+ * Cycles of relative imports between a package's .ts files (type-only imports count too: a cycle
+ * means two modules should share a third). Depth-first search; each cycle is reported once.
+ */
+export function findImportCycles(files: string[], read: (f: string) => string = (f) => readFileSync(f, 'utf8')): string[][] {
+  const ts = new Set(files.filter((f) => f.endsWith('.ts')));
+  const edges = new Map<string, string[]>();
+  for (const f of ts) {
+    const to = importsOf(read(f))
+      .filter((s) => s.startsWith('.'))
+      .map((s) => resolveRelative(f, s, ts))
+      .filter((t): t is string => t !== undefined && t !== f);
+    edges.set(f, [...new Set(to)].sort());
+  }
+  const cycles: string[][] = [];
+  const seen = new Set<string>();
+  const state = new Map<string, 'open' | 'done'>();
+  const stack: string[] = [];
+  const visit = (f: string): void => {
+    state.set(f, 'open');
+    stack.push(f);
+    for (const t of edges.get(f) ?? []) {
+      if (state.get(t) === 'open') {
+        const cycle = stack.slice(stack.indexOf(t));
+        // One key per cycle whatever file the search entered it by.
+        const i = cycle.indexOf([...cycle].sort()[0]!);
+        const canonical = [...cycle.slice(i), ...cycle.slice(0, i)];
+        const key = canonical.join('\0');
+        if (!seen.has(key)) {
+          seen.add(key);
+          cycles.push(canonical);
+        }
+      } else if (!state.has(t)) visit(t);
+    }
+    stack.pop();
+    state.set(f, 'done');
+  };
+  for (const f of [...ts].sort()) if (!state.has(f)) visit(f);
+  return cycles;
+}
+
 export function checkImports(root: string): Violation[] {
   const violations: Violation[] = [];
   for (const group of ['apps', 'packages']) {
@@ -109,6 +158,10 @@ export function checkImports(root: string): Violation[] {
         if (CLOCKED.includes(pkg.name) && !f.endsWith(`${path.sep}clock.ts`) && /Date\.now\(|new Date\(\s*\)/.test(text.replace(/\/\/.*$/gm, ''))) {
           violations.push({ file: rel(f), rule: `${pkg.name} must take time from a Clock, not Date.now()/new Date()` });
         }
+      }
+      for (const cycle of findImportCycles(files)) {
+        const names = [...cycle, cycle[0]!].map((f) => path.relative(src, f).split(path.sep).join('/'));
+        violations.push({ file: rel(cycle[0]!), rule: `${pkg.name} has an import cycle: ${names.join(' -> ')}` });
       }
     }
   }

@@ -9,7 +9,7 @@ describe('import rules', () => {
     expect(checkImports(REPO)).toEqual([]);
   });
 
-  it('catch a forbidden dependency, an app importing an app, env reads and wall-clock time', () => {
+  it('catch a forbidden dependency, an app importing an app, env reads, wall-clock time and import cycles', () => {
     const root = tempDir('rules');
     const pkg = (dir: string, name: string, deps: Record<string, string>, files: Record<string, string>) => {
       mkdirSync(path.join(root, dir, 'src'), { recursive: true });
@@ -19,6 +19,12 @@ describe('import rules', () => {
     pkg('packages/domain', '@openrms/domain', { knex: '*' }, { 'a.ts': "import knex from 'knex';\nexport const t = Date.now();\n" });
     pkg('packages/soap', '@openrms/soap', {}, { 'b.ts': "import { x } from '@openrms/keys';\nexport const e = process.env.X;\n" });
     pkg('apps/cli', '@openrms/cli', { '@openrms/server': '*' }, { 'c.ts': "import '@openrms/server';\n" });
+    pkg('packages/config', '@openrms/config', {}, {
+      'b-two.ts': "import { a } from './a-one';\nexport const b = a;\n",
+      'a-one.ts': "import type { C } from './c-three.js';\nexport const a = 1;\n",
+      'c-three.ts': "export * from './b-two';\nexport type C = number;\n",
+      'd-four.ts': "import { a } from './a-one';\nexport const d = a;\n",
+    });
     const rules = checkImports(root).map((v) => v.rule);
     expect(rules).toEqual(
       expect.arrayContaining([
@@ -29,7 +35,10 @@ describe('import rules', () => {
         'only @openrms/config reads process.env',
         '@openrms/cli must not depend on the app @openrms/server',
         '@openrms/cli must not import the app @openrms/server',
+        '@openrms/config has an import cycle: a-one.ts -> c-three.ts -> b-two.ts -> a-one.ts',
       ]),
     );
+    // d-four only reaches the cycle, it is not part of it; one cycle is reported once.
+    expect(rules.filter((r) => r.includes('import cycle'))).toHaveLength(1);
   });
 });

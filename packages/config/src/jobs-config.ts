@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { RmsError } from '@openrms/domain';
-import { readSecretEnv, type Env } from './server-config';
+import { readSecretEnv, type Env } from './env';
 
 /**
  * How the background jobs (SLC renewal, expiry sweep) run: on BullMQ workers when a Redis URL is

@@ -2,10 +2,11 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { RmsError } from '@openrms/domain';
+import { type Env, readSecretEnv } from './env';
 import { type JobsConfig, loadJobsConfig } from './jobs-config';
 
-/** The only place that reads the process environment: everything else gets values from here. */
-export type Env = Readonly<Record<string, string | undefined>>;
+// Env and readSecretEnv live in ./env so jobs-config can use them without importing this file.
+export { type Env, readSecretEnv } from './env';
 
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 export const DEFAULT_LISTEN = { host: '127.0.0.1', port: 8080 } as const;
@@ -44,19 +45,6 @@ export interface ServerFlags {
   serverName?: string;
   /** Redis URL: the jobs run on `rmsctl worker` processes instead of inside the server. */
   redis?: string;
-}
-
-/** Reads a secret from the environment variable the operator named; secrets never come from argv. */
-export function readSecretEnv(varName: string | undefined, what: string, env: Env = process.env): string {
-  if (!varName) throw new RmsError('InvalidInput', `name the environment variable that holds the ${what}`);
-  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(varName)) {
-    throw new RmsError('InvalidInput', `"${varName}" is not an environment variable name (the ${what} is read from it)`);
-  }
-  const v = env[varName];
-  if (v === undefined || v === '') {
-    throw new RmsError('InvalidInput', `environment variable ${varName} (the ${what}) is not set`);
-  }
-  return v;
 }
 
 export function parseListen(s: string): ListenAddress {

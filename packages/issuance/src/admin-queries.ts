@@ -1,7 +1,7 @@
 import { type Clock, newId, RmsError, systemClock } from '@openrms/domain';
 import type { AuditEntry, PrincipalRow, RequestLogEntry, Store, TemplateRow } from '@openrms/store';
 import { hashPassword } from './passwords';
-import type { AddUserInput } from './principal-admin';
+import type { AddUserInput } from './add-user-input';
 import { checkPrincipalName, IMPLICIT_GROUPS, isValidEmail } from './principal-rules';
 import { SETTINGS } from './settings';
 

@@ -20,17 +20,13 @@ import { type CertificateInfo, publicKeysEqual, verifyChain } from '@openrms/xrm
 import { VerifiedPasswordCache } from './passwords';
 import { SERVER_TO_SERVER_TYPES, isServiceType, serviceLocation } from './service-locations';
 import { SETTINGS } from './settings';
-import { DEFAULT_VALIDITY, type IssuingState, LicensingService, type ValidityPolicy } from './licensing-service';
+import type { AuthenticatedPrincipal } from './authenticated-principal';
+import { DEFAULT_VALIDITY, type IssuingState, type ValidityPolicy } from './issuing-state';
+import { LicensingService } from './licensing-service';
 import { readPolicies, type Policies } from './policies';
 import { RequestLogWriter, type RequestLogStats } from './request-log-writer';
 
-export interface AuthenticatedPrincipal {
-  id: string;
-  name: string;
-  email: string;
-  /** The principal itself, every group it belongs to (transitively) and the implicit groups. */
-  principalIds: ReadonlySet<string>;
-}
+export type { AuthenticatedPrincipal } from './authenticated-principal';
 
 /** The version GetServerInfo reports; 6.1.0.0 and above tells clients to read features rather than guess. */
 export const SERVER_PRODUCT_VERSION = '6.1.0.0';

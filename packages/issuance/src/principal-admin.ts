@@ -1,7 +1,9 @@
 import { systemClock, type Clock } from '@openrms/domain';
 import { openStore, type Store } from '@openrms/store';
+import type { AddUserInput } from './add-user-input';
 import { addGroupIn, addUserIn } from './admin-queries';
 
+export type { AddUserInput } from './add-user-input';
 export { checkPrincipalName, isValidEmail } from './principal-rules';
 
 /** Opens the configuration database of a provisioned cluster for one administrative action. */
@@ -15,13 +17,6 @@ export async function withProvisionedStore<T>(databaseUrl: string, fn: (store: S
   }
 }
 
-export interface AddUserInput {
-  name: string;
-  email: string;
-  password: string;
-  groups: string[];
-  displayName?: string | undefined;
-}
 
 /** `rmsctl users add`: addUserIn on the cluster's database, audited as rmsctl. */
 export async function addUser(databaseUrl: string, input: AddUserInput, clock: Clock = systemClock) {

@@ -8,12 +8,12 @@ import { RmsError } from '@openrms/domain';
 export type SealPurpose = 'content-key' | 'rac-private-key' | 'clc-private-key' | 'user-key-at-rest' | SecretPurpose;
 
 /** Purposes whose payload is an opaque secret (bytes), never a key: opened with `unsealSecret` only. */
-export type SecretPurpose = 'root-credentials';
+export type SecretPurpose = 'root-credentials' | 'directory-credentials' | 'peer-credentials';
 
 /** Purposes whose payload is a private key (PKCS#8 DER). */
 export type KeySealPurpose = Exclude<SealPurpose, 'content-key' | SecretPurpose>;
 
-export const SECRET_PURPOSES: readonly SecretPurpose[] = ['root-credentials'];
+export const SECRET_PURPOSES: readonly SecretPurpose[] = ['root-credentials', 'directory-credentials', 'peer-credentials'];
 
 const VERSION = 1;
 const IV_BYTES = 12;

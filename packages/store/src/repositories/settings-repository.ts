@@ -36,6 +36,12 @@ export class SettingsRepository {
     await upsertRow(this.db, 'settings', { key }, { key, value: json }, { value: json });
   }
 
+  /** False when the key was not set. */
+  async delete(key: string): Promise<boolean> {
+    if (key === CONFIG_VERSION_KEY) throw new RmsError('InvalidInput', `${CONFIG_VERSION_KEY} cannot be deleted`);
+    return (await this.db('settings').where({ key }).del()) > 0;
+  }
+
   /** Servers compare this number to notice that another member changed the configuration. */
   async configVersion(): Promise<number> {
     const v = await this.get(CONFIG_VERSION_KEY);

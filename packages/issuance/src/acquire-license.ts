@@ -1,0 +1,77 @@
+import { addYears, evaluateRights, newBracedGuid, type RightsPolicy } from '@openrms/domain';
+import { buildUseLicense, issuerFromCertificate, parseXrml, readTemplate, signXrml } from '@openrms/xrml';
+import { type Caller, fail, type IssuingContext, isOwnServer, recordIssued } from './issuing-context';
+import type { IssuingState } from './issuing-state';
+import { openPolicy } from './open-policy';
+import { subjectFor } from './subject-for';
+import { verifyPublishingLicense } from './verify-publishing-license';
+import { verifyRac } from './verify-rac';
+
+export interface LicenseRequest {
+  licenseeCerts: string[];
+  issuanceLicense: string[];
+}
+
+/** Use licences, one per item; a failing item answers its error without failing the others. */
+export async function acquireLicense(ctx: IssuingContext, caller: Caller, items: LicenseRequest[]): Promise<({ chain: string[] } | { error: unknown })[]> {
+  const out: ({ chain: string[] } | { error: unknown })[] = [];
+  for (const item of items) {
+    try {
+      out.push(await acquireOneLicense(ctx, caller, item));
+    } catch (error) {
+      out.push({ error });
+    }
+  }
+  return out;
+}
+
+async function acquireOneLicense(ctx: IssuingContext, _caller: Caller, item: LicenseRequest): Promise<{ chain: string[] }> {
+  const s = ctx.state();
+  const rac = verifyRac(ctx, item.licenseeCerts, s);
+  const pl = verifyPublishingLicense(item.issuanceLicense, s);
+  const now = ctx.clock.now();
+  if (pl.validity && (now < pl.validity.from || now >= pl.validity.until)) {
+    fail('IssuanceLicenseIsNotWithinValidTimeRange', 'the issuance licence is outside its validity period');
+  }
+  if (!isOwnServer(pl.server, s)) fail('RightsLabelNoMatchingIssuedPrincipal', 'the issuance licence was published for another cluster');
+  const opened = await openPolicy(ctx, pl.enablingBits, pl.encryptedRightsData);
+  const policy = await effectivePolicy(ctx, opened, s);
+  const subject = await subjectFor(ctx, rac.info.identity.email, s.policies);
+  const decision = evaluateRights(policy, subject, now);
+  if (decision.rights.length === 0) fail('NoRightsForRequestedPrincipal', `${rac.info.identity.email} has no rights in this issuance licence`);
+
+  const racKey = rac.info.publicKey;
+  let validUntil = addYears(now, s.validity.useLicenseYears);
+  if (policy.validity && policy.validity.until < validUntil) validUntil = policy.validity.until;
+  const descriptorGuid = newBracedGuid();
+  const unsigned = buildUseLicense({
+    descriptorGuid,
+    issuedTime: now,
+    validFrom: now,
+    validUntil,
+    issuer: issuerFromCertificate(s.slc),
+    licenseePrincipalXml: rac.info.principalXml,
+    contentId: pl.contentId,
+    owner: pl.owner,
+    rights: decision.rights.map((r) => ({
+      right: r.right,
+      enablingBits: opened.contentKey.sealTo(racKey),
+      ...(r.range ? { range: r.range } : {}),
+      ...(r.intervalDays !== undefined ? { intervalDays: r.intervalDays } : {}),
+    })),
+    ...(pl.referral ? { referral: pl.referral } : {}),
+    applicationExclusions: s.policies.excludedApplications,
+  });
+  const ul = signXrml(unsigned, ctx.key);
+  await recordIssued(ctx, 'UL', rac.info.identity.email, descriptorGuid, ul, now, validUntil);
+  return { chain: [ul, ...s.chain] };
+}
+
+/** A PL made from one of our templates is governed by the server's copy of the template. */
+async function effectivePolicy(ctx: IssuingContext, p: RightsPolicy, s: IssuingState): Promise<RightsPolicy> {
+  if (!p.templateGuid) return p;
+  const t = await ctx.store.templates.find(s.cluster.id, p.templateGuid);
+  if (!t) return p;
+  const tpl = readTemplate(parseXrml(t.xml));
+  return { ...p, grants: tpl.grants, ...(tpl.validity ? { validity: tpl.validity } : {}) };
+}

@@ -1,0 +1,64 @@
+import { createHash, type KeyObject } from 'node:crypto';
+import { type Clock, newId, RmsError } from '@openrms/domain';
+import type { ClusterKey } from '@openrms/keys';
+import type { Store } from '@openrms/store';
+import { publicKeysEqual, readCertificate, type XrmlDocument } from '@openrms/xrml';
+import type { AuthenticatedPrincipal } from './authenticated-principal';
+import type { IssuingState } from './issuing-state';
+
+/**
+ * What every client use-case works with: the cluster key (which stays inside `keys`; only its
+ * ClusterKey methods are used), the cluster's current state, the store and the clock.
+ */
+export interface IssuingContext {
+  key: ClusterKey;
+  /** Read once per request: the runtime refreshes it in the background. */
+  state: () => IssuingState;
+  store: Store;
+  clock: Clock;
+}
+
+export interface Caller {
+  requestId: string;
+  principal: Pick<AuthenticatedPrincipal, 'id' | 'name' | 'email'>;
+}
+
+export const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+
+export function fail(code: RmsError['code'], message: string): never {
+  throw new RmsError(code, message);
+}
+
+/** The ISSUER key a document names, read before its signature is checked (only to pick the trusted key). */
+export function claimedIssuerKey(doc: XrmlDocument, what: string, code: RmsError['code']): KeyObject {
+  try {
+    return readCertificate(doc).issuer.publicKey;
+  } catch {
+    return fail(code, `the ${what} has no readable ISSUER key`);
+  }
+}
+
+export function isOwnServer(server: { serverGuid: string; publicKey: KeyObject }, s: IssuingState): boolean {
+  return server.serverGuid.toLowerCase() === s.slc.principal.id.toLowerCase() && publicKeysEqual(server.publicKey, s.slc.principal.publicKey);
+}
+
+export async function recordIssued(
+  ctx: IssuingContext,
+  kind: 'RAC' | 'CLC' | 'PL' | 'UL',
+  subject: string,
+  documentGuid: string,
+  xml: string,
+  issuedAt: Date,
+  validUntil: Date,
+): Promise<void> {
+  await ctx.store.issued.record({
+    id: newId(),
+    clusterId: ctx.state().cluster.id,
+    kind,
+    subject,
+    documentGuid,
+    issuedAt,
+    validUntil,
+    documentSha256: sha256(xml),
+  });
+}
