@@ -48,6 +48,8 @@ export interface RightsPolicy {
 
 export interface RightsSubject {
   email: string;
+  /** The person's other addresses (directory aliases): a grant to any of them is theirs. */
+  aliases?: readonly string[];
   /** E-mail addresses of every group the user belongs to (transitively). */
   groupEmails: readonly string[];
   superUser: boolean;
@@ -78,11 +80,12 @@ function inRange(now: Date, r: TimeRange | undefined): boolean {
  */
 export function evaluateRights(policy: RightsPolicy, subject: RightsSubject, now: Date): RightsDecision {
   const email = lower(subject.email);
-  const isOwner = lower(policy.ownerEmail) === email;
+  const owner = lower(policy.ownerEmail);
+  const isOwner = owner === email || (subject.aliases ?? []).some((a) => lower(a) === owner);
   if (isOwner) return { owner: true, rights: [{ right: OWNER_RIGHT }], reason: 'owner' };
   if (subject.superUser) return { owner: true, rights: [{ right: OWNER_RIGHT }], reason: 'super-user' };
   if (policy.validity && !inRange(now, policy.validity)) return { owner: false, rights: [], reason: 'none' };
-  const mine = new Set([email, ...subject.groupEmails.map(lower)]);
+  const mine = new Set([email, ...(subject.aliases ?? []).map(lower), ...subject.groupEmails.map(lower)]);
   const rights = new Map<string, EffectiveRight>();
   for (const g of policy.grants) {
     const applies = g.grantee.kind === 'anyone' || (g.grantee.kind === 'email' && mine.has(lower(g.grantee.email)));

@@ -1,5 +1,5 @@
 import { addYears, evaluateRights, newBracedGuid, type RightsPolicy } from '@openrms/domain';
-import { buildUseLicense, issuerFromCertificate, parseXrml, readTemplate, signXrml } from '@openrms/xrml';
+import { buildUseLicense, issuerFromCertificate, parseXrml, publicKeysEqual, readTemplate, signXrml } from '@openrms/xrml';
 import { type Caller, fail, type IssuingContext, isOwnServer, recordIssued } from './issuing-context';
 import type { IssuingState } from './issuing-state';
 import { openPolicy } from './open-policy';
@@ -36,7 +36,9 @@ async function acquireOneLicense(ctx: IssuingContext, _caller: Caller, item: Lic
   if (!isOwnServer(pl.server, s)) fail('RightsLabelNoMatchingIssuedPrincipal', 'the issuance licence was published for another cluster');
   const opened = await openPolicy(ctx, pl.enablingBits, pl.encryptedRightsData);
   const policy = await effectivePolicy(ctx, opened, s);
-  const subject = await subjectFor(ctx, rac.info.identity.email, s.policies);
+  // This cluster answers for the people whose RACs it signed itself (a root) or whose directory it reads.
+  const authoritative = publicKeysEqual(rac.issuerKey, s.slc.principal.publicKey);
+  const subject = await subjectFor(ctx, rac.info.identity.email, s.policies, { authoritative });
   const decision = evaluateRights(policy, subject, now);
   if (decision.rights.length === 0) fail('NoRightsForRequestedPrincipal', `${rac.info.identity.email} has no rights in this issuance licence`);
 

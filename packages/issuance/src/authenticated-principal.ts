@@ -5,4 +5,8 @@ export interface AuthenticatedPrincipal {
   email: string;
   /** The principal itself, every group it belongs to (transitively) and the implicit groups. */
   principalIds: ReadonlySet<string>;
+  /** Other SMTP addresses of the person (directory aliases). */
+  aliases?: readonly string[];
+  /** Which directory answered: the cluster's tables, Active Directory or LDAP. */
+  source?: 'local' | 'ad' | 'ldap';
 }

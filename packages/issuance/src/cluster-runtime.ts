@@ -13,11 +13,15 @@ import {
   type ServiceLocationAnswer,
   systemClock,
   newId,
+  type DirectoryProvider,
+  type LdapDirectoryConfig,
 } from '@openrms/domain';
 import { ClusterKey } from '@openrms/keys';
 import type { Store } from '@openrms/store';
 import { type CertificateInfo, publicKeysEqual, verifyChain } from '@openrms/xrml';
-import { VerifiedPasswordCache } from './passwords';
+import { type DirectorySettings, readDirectorySettings, readGeneration } from './directory-settings';
+import { Identities } from './identities';
+import { LocalDirectory } from './local-directory';
 import { SERVER_TO_SERVER_TYPES, isServiceType, serviceLocation } from './service-locations';
 import { SETTINGS } from './settings';
 import type { AuthenticatedPrincipal } from './authenticated-principal';
@@ -39,12 +43,24 @@ export interface ClusterRuntimeOptions {
   /** How often DACLs and the active SLC chain are re-read from the shared database. */
   refreshMs?: number;
   hooks?: RuntimeHooks;
+  /**
+   * Builds the provider for the directory the cluster is configured with (packages/directory's
+   * LdapDirectory); without it a configured directory cannot be used and sign-on falls back to
+   * nothing but the local tables, which the runtime reports.
+   */
+  directoryFactory?: (config: LdapDirectoryConfig) => DirectoryProvider;
+  /** The Kerberos realm of this member's service principal: `name@REALM` tickets map to local `name`. */
+  kerberosRealm?: string;
 }
 
 /** Where the runtime reports what it cannot throw (it runs in the background). */
 export interface RuntimeHooks {
   onRequestLogError?(err: unknown, stats: RequestLogStats): void;
   onRequestLogDrop?(count: number, stats: RequestLogStats): void;
+  /** A directory call failed (the reason never holds a password). */
+  onDirectoryError?(reason: string): void;
+  /** The directory connection was (re)built or removed. */
+  onDirectoryChange?(description: string): void;
 }
 
 interface LoadedState {
@@ -57,7 +73,10 @@ interface LoadedState {
   validity: ValidityPolicy;
   dacl: DaclEntryRule[];
   implicitGroups: { authenticated: string; everyone: string };
+  builtinGroups: { administrators: string; serviceGroup: string };
   certificationBase: string;
+  directory: DirectorySettings | undefined;
+  directoryGeneration: number;
 }
 
 /**
@@ -70,7 +89,13 @@ export class ClusterRuntime {
   #state: LoadedState;
   #timer: NodeJS.Timeout | undefined;
   #refreshing: Promise<void> | undefined;
-  readonly #passwords = new VerifiedPasswordCache();
+  #identities: Identities;
+  /** Which directory settings and flush generation #identities was built for. */
+  #directoryKey: { fingerprint: string | null; generation: number };
+  #lastDirectoryErrorAt = 0;
+  readonly #local: LocalDirectory;
+  readonly #opts: Pick<ClusterRuntimeOptions, 'directoryFactory' | 'kerberosRealm'>;
+  readonly #hooks: RuntimeHooks;
   readonly serverId: string;
   /** The client-protocol use-cases, bound to this member's key and state. */
   readonly licensing: LicensingService;
@@ -83,11 +108,17 @@ export class ClusterRuntime {
     private readonly clock: Clock,
     serverId: string,
     hooks: RuntimeHooks,
+    opts: Pick<ClusterRuntimeOptions, 'directoryFactory' | 'kerberosRealm'>,
   ) {
     this.#key = key;
     this.#state = state;
     this.serverId = serverId;
-    this.licensing = new LicensingService(key, () => this.#issuingState(), store, clock);
+    this.#hooks = hooks;
+    this.#opts = opts;
+    this.#local = new LocalDirectory(store, clock, opts.kerberosRealm ?? null);
+    this.#directoryKey = { fingerprint: null, generation: state.directoryGeneration };
+    this.#identities = this.#buildIdentities(state);
+    this.licensing = new LicensingService(key, () => this.#issuingState(), store, clock, () => this.#identities);
     this.requestLog = new RequestLogWriter(store.requestLog, {
       ...(hooks.onRequestLogError ? { onFlushError: hooks.onRequestLogError } : {}),
       ...(hooks.onRequestLogDrop ? { onDrop: hooks.onRequestLogDrop } : {}),
@@ -118,7 +149,10 @@ export class ClusterRuntime {
       joinedAt: me?.joinedAt ?? clock.now(),
     });
     await opts.store.servers.heartbeat(serverId, clock.now());
-    const rt = new ClusterRuntime(opts.store, key, state, clock, serverId, opts.hooks ?? {});
+    const rt = new ClusterRuntime(opts.store, key, state, clock, serverId, opts.hooks ?? {}, {
+      ...(opts.directoryFactory ? { directoryFactory: opts.directoryFactory } : {}),
+      ...(opts.kerberosRealm ? { kerberosRealm: opts.kerberosRealm } : {}),
+    });
     if (opts.refreshMs !== 0) rt.#startRefresh(opts.refreshMs ?? 5000);
     return rt;
   }
@@ -139,7 +173,55 @@ export class ClusterRuntime {
 
   async refresh(): Promise<void> {
     this.#state = await loadState(this.store, this.#key, this.clock);
+    this.#applyDirectory(this.#state);
     await this.store.servers.heartbeat(this.serverId, this.clock.now());
+  }
+
+  #buildIdentities(s: LoadedState): Identities {
+    const d = s.directory;
+    let external: DirectoryProvider | undefined;
+    if (d && this.#opts.directoryFactory) {
+      external = this.#opts.directoryFactory(d.connection);
+      this.#hooks.onDirectoryChange?.(`directory ${d.connection.kind} ${d.connection.url} (base ${d.connection.baseDn}), answers cached ${d.cacheTtlMs / 1000} s`);
+    } else if (d) {
+      this.#hooks.onDirectoryChange?.('a directory is configured but this process cannot reach directories: local accounts only');
+    }
+    this.#directoryKey = { fingerprint: d?.fingerprint ?? null, generation: s.directoryGeneration };
+    return new Identities({
+      store: this.store,
+      clock: this.clock,
+      local: this.#local,
+      external,
+      cacheTtlMs: d?.cacheTtlMs ?? 0,
+      serviceGroup: d?.serviceGroup ?? null,
+      adminGroup: d?.adminGroup ?? null,
+      builtin: { ...s.builtinGroups, ...s.implicitGroups },
+      onDirectoryError: (reason) => {
+        this.#lastDirectoryErrorAt = this.clock.now().getTime();
+        this.#hooks.onDirectoryError?.(reason);
+      },
+    });
+  }
+
+  /** A changed connection rebuilds the provider; a flush (new generation) drops every cached answer. */
+  #applyDirectory(s: LoadedState): void {
+    const fingerprint = s.directory?.fingerprint ?? null;
+    if (fingerprint !== this.#directoryKey.fingerprint) {
+      const old = this.#identities;
+      this.#identities = this.#buildIdentities(s);
+      void old.close().catch(() => undefined);
+      return;
+    }
+    if (s.directoryGeneration !== this.#directoryKey.generation) {
+      this.#directoryKey = { fingerprint, generation: s.directoryGeneration };
+      this.#identities.flush();
+      this.#hooks.onDirectoryChange?.(`directory answers flushed (generation ${s.directoryGeneration})`);
+    }
+  }
+
+  /** The Directory port as this member sees it now (local tables and the configured directory). */
+  get identities(): Identities {
+    return this.#identities;
   }
 
   /** Stops the refresh timer and writes what the request log still holds. */
@@ -149,6 +231,7 @@ export class ClusterRuntime {
     // A refresh in flight must finish before the caller closes the store under it.
     await this.#refreshing;
     await this.requestLog.close();
+    await this.#identities.close().catch(() => undefined);
   }
 
   get cluster(): ClusterIdentity {
@@ -171,16 +254,18 @@ export class ClusterRuntime {
     return [...this.#state.chain];
   }
 
-  async authenticate(name: string, password: string): Promise<AuthenticatedPrincipal | undefined> {
-    const p = await this.store.principals.findByName(name);
-    if (!p || p.kind !== 'user' || p.disabled || !p.passwordHash) return undefined;
-    const nowMs = this.clock.now().getTime();
-    if (!(await this.#passwords.verify(p.name, password, p.passwordHash, nowMs))) return undefined;
-    const groups = await this.store.principals.groupsOf(p.id);
-    const ids = new Set<string>([p.id, ...groups.map((g) => g.id)]);
-    ids.add(this.#state.implicitGroups.authenticated);
-    ids.add(this.#state.implicitGroups.everyone);
-    return { id: p.id, name: p.name, email: p.email ?? '', principalIds: ids };
+  /**
+   * HTTP Basic: the local tables, then the directory (a bind as the user). Undefined for unknown,
+   * disabled or wrong; AdEntrySearchFailed when the directory cannot answer and nothing fresh
+   * enough is cached.
+   */
+  authenticate(name: string, password: string): Promise<AuthenticatedPrincipal | undefined> {
+    return this.#identities.signOnWithPassword(name, password);
+  }
+
+  /** Negotiate: the client principal (`name@REALM`) of a ticket the acceptor verified. */
+  authenticateKerberos(clientPrincipal: string): Promise<AuthenticatedPrincipal | undefined> {
+    return this.#identities.signOnWithKerberos(clientPrincipal);
   }
 
   checkAccess(endpoint: string, principal: AuthenticatedPrincipal | undefined, right: DaclRight): AccessDecision {
@@ -248,7 +333,12 @@ export class ClusterRuntime {
     }
     const until = this.#state.leaf.validUntil;
     checks.slc = until && until <= this.clock.now() ? 'expired' : 'ok';
-    return { ok: Object.values(checks).every((v) => v === 'ok'), checks };
+    const ok = Object.values(checks).every((v) => v === 'ok');
+    // Reported, not fatal: every member shares the directory, and cached people still sign on.
+    if (this.#state.directory) {
+      checks.directory = this.clock.now().getTime() - this.#lastDirectoryErrorAt < 30_000 ? 'degraded' : 'ok';
+    }
+    return { ok, checks };
   }
 }
 
@@ -265,7 +355,9 @@ async function loadState(store: Store, key: ClusterKey, clock: Clock): Promise<L
   if (!publicKeysEqual(leaf.principal.publicKey, key.publicKey)) {
     throw new RmsError('ChainInvalid', 'the active SLC does not certify this cluster key');
   }
-  const groups = await Promise.all([BUILTIN_GROUPS.authenticatedUsers, BUILTIN_GROUPS.everyone].map((n) => store.principals.getByName(n)));
+  const groups = await Promise.all(
+    [BUILTIN_GROUPS.authenticatedUsers, BUILTIN_GROUPS.everyone, BUILTIN_GROUPS.administrators, BUILTIN_GROUPS.serviceGroup].map((n) => store.principals.getByName(n)),
+  );
   const rows = await store.dacl.list();
   const rootUrl = await store.settings.get(SETTINGS.rootClusterUrl);
   const extraRacIssuers = (await store.settings.get(SETTINGS.trustedRacIssuersPem)) as string[] | undefined;
@@ -280,6 +372,9 @@ async function loadState(store: Store, key: ClusterKey, clock: Clock): Promise<L
     validity: { ...DEFAULT_VALIDITY, ...(validity ?? {}) },
     dacl: rows.map((r) => ({ endpoint: r.endpoint, principalId: r.principalId, right: r.right, effect: r.effect })),
     implicitGroups: { authenticated: groups[0]!.id, everyone: groups[1]!.id },
+    builtinGroups: { administrators: groups[2]!.id, serviceGroup: groups[3]!.id },
     certificationBase: typeof rootUrl === 'string' ? rootUrl : cluster.url,
+    directory: await readDirectorySettings(store, key),
+    directoryGeneration: await readGeneration(store),
   };
 }

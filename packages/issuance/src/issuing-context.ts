@@ -4,6 +4,7 @@ import type { ClusterKey } from '@openrms/keys';
 import type { Store } from '@openrms/store';
 import { publicKeysEqual, readCertificate, type XrmlDocument } from '@openrms/xrml';
 import type { AuthenticatedPrincipal } from './authenticated-principal';
+import type { Identities } from './identities';
 import type { IssuingState } from './issuing-state';
 
 /**
@@ -16,6 +17,8 @@ export interface IssuingContext {
   state: () => IssuingState;
   store: Store;
   clock: Clock;
+  /** Who people are and which groups they are in: the Directory port (local tables and/or a directory). */
+  identities: () => Identities;
 }
 
 export interface Caller {

@@ -6,6 +6,7 @@ import { acquireLicense, type LicenseRequest } from './acquire-license';
 import { certify } from './certify';
 import { getClientLicensorCert } from './get-client-licensor-cert';
 import type { Caller, IssuingContext } from './issuing-context';
+import type { Identities } from './identities';
 import type { IssuingState } from './issuing-state';
 import { precertify } from './precertify';
 import { subEnroll, type SubEnrollRequest } from './sub-enroll';
@@ -23,8 +24,8 @@ export type { Caller, IssuingContext } from './issuing-context';
 export class LicensingService {
   readonly #ctx: IssuingContext;
 
-  constructor(key: ClusterKey, state: () => IssuingState, store: Store, clock: Clock) {
-    this.#ctx = { key, state, store, clock };
+  constructor(key: ClusterKey, state: () => IssuingState, store: Store, clock: Clock, identities: () => Identities) {
+    this.#ctx = { key, state, store, clock, identities };
   }
 
   certify(caller: Caller, request: { machineChain: string[]; persistent: boolean }): Promise<{ chain: string[] }> {

@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import { parseXrml, publicKeysEqual, readRac, verifyXrmlSignature, type XrmlDocument } from '@openrms/xrml';
 import { claimedIssuerKey, fail, type IssuingContext } from './issuing-context';
 import type { IssuingState } from './issuing-state';
@@ -6,6 +7,8 @@ import { isExcluded } from './policies';
 export interface VerifiedRac {
   doc: XrmlDocument;
   info: ReturnType<typeof readRac>;
+  /** The trusted key that verified it: this cluster's SLC key, or a trusted user domain's. */
+  issuerKey: KeyObject;
 }
 
 /** Signature with a trusted issuer key, then time, then exclusion (PROTOCOL.md §3.3 order). */
@@ -34,5 +37,5 @@ export function verifyRac(ctx: IssuingContext, licenseeCerts: string[], s: Issui
   const now = ctx.clock.now();
   if (now < info.validFrom || now >= info.validUntil) fail('InvalidPersonaCertTime', 'the rights account certificate is expired or not yet valid');
   if (isExcluded(s.policies, info.identity.email, info.publicKey)) fail('DrmacIsExcluded', `${info.identity.email} is excluded by policy`);
-  return { doc: verified, info };
+  return { doc: verified, info, issuerKey: trusted! };
 }
