@@ -69,12 +69,16 @@ export const commands: Command[] = [
       'max-body': { type: 'string', placeholder: 'SIZE', help: 'Largest accepted request body (default 1m)' },
       'server-name': { type: 'string', placeholder: 'NAME', help: 'Name of this member (default: the host name)' },
       redis: { type: 'string', placeholder: 'URL', help: 'Redis of the job queues: `rmsctl worker` processes run the jobs; without it this server runs them itself' },
+      keytab: { type: 'string', placeholder: 'FILE', help: 'Service keytab for Negotiate (Kerberos) sign-on' },
+      spn: { type: 'string', placeholder: 'HTTP/host@REALM', help: 'Service principal of this member in the keytab' },
+      'krb5-config': { type: 'string', placeholder: 'FILE', help: 'krb5.conf for this member (default: the system one)' },
+      auth: { type: 'string', placeholder: 'SCHEMES', help: 'Sign-on offered: negotiate,basic (default with a keytab) or basic' },
     },
     async run(args) {
       // apps never import each other: the server is its own process entry, started with our flags.
       const entry = path.resolve(__dirname, '../../server/src/main.ts');
       const pass: string[] = [];
-      for (const k of ['database', 'listen', 'key-password-env', 'tls-cert', 'tls-key', 'max-body', 'server-name', 'redis']) {
+      for (const k of ['database', 'listen', 'key-password-env', 'tls-cert', 'tls-key', 'max-body', 'server-name', 'redis', 'keytab', 'spn', 'krb5-config', 'auth']) {
         const v = str(args, k);
         if (v !== undefined) pass.push(`--${k}`, v);
       }

@@ -4,14 +4,18 @@ import type { Logger } from 'pino';
 import { BUILTIN_GROUPS, isRmsError, RmsError, type RmsErrorCode } from '@openrms/domain';
 import { type AuthenticatedPrincipal, changeDacl, type ClusterRuntime, type DaclAction, effectiveAccess, listDacl } from '@openrms/issuance';
 import type { Store } from '@openrms/store';
-import { parseBasicAuth } from './basic-auth';
 
 /** Where create-app mounts the router. */
 export const ADMIN_API_PATH = '/_wmcs/admin/api';
 /** Admin requests are a few fields; anything larger is a mistake or an attack. */
 export const ADMIN_JSON_LIMIT_BYTES = 16 * 1024;
 const AUDIT_LIMIT = { default: 50, max: 1000 };
-export const ADMIN_AUTH_CHALLENGE = 'Basic realm="OpenRMS administration", charset="UTF-8"';
+export const ADMIN_AUTH_REALM = 'OpenRMS administration';
+
+/** The 401 challenge of the admin surfaces: the schemes this member offers (Negotiate, Basic). */
+export function adminChallenges(runtime: ClusterRuntime): string[] {
+  return runtime.authenticator.challenges(ADMIN_AUTH_REALM);
+}
 
 export interface AdminApiDeps {
   runtime: ClusterRuntime;
@@ -134,9 +138,8 @@ function readChange(body: unknown): { action: DaclAction; endpoint: string; prin
  * AccessDenied (403).
  */
 export async function requireAdministrator(runtime: ClusterRuntime, store: Store, authorization: string | undefined): Promise<AuthenticatedPrincipal> {
-  const credentials = parseBasicAuth(authorization);
-  const principal = credentials ? await runtime.authenticate(credentials.name, credentials.password) : undefined;
-  if (!principal) throw new RmsError('AuthenticationRequired', 'sign in with HTTP Basic as a member of RMS Administrators');
+  const principal = (await runtime.signOn(authorization)).principal;
+  if (!principal) throw new RmsError('AuthenticationRequired', 'sign in as a member of RMS Administrators');
   const admins = await store.principals.findByName(BUILTIN_GROUPS.administrators);
   if (!admins || !principal.principalIds.has(admins.id)) {
     throw new RmsError('AccessDenied', `${principal.name} is not a member of ${BUILTIN_GROUPS.administrators}`);
@@ -161,7 +164,7 @@ export function adminApi(deps: AdminApiDeps): Router {
     try {
       res.locals.admin = await requireAdministrator(runtime, store, req.get('authorization'));
     } catch (e) {
-      if (isRmsError(e, 'AuthenticationRequired')) res.set('WWW-Authenticate', ADMIN_AUTH_CHALLENGE);
+      if (isRmsError(e, 'AuthenticationRequired')) res.set('WWW-Authenticate', adminChallenges(runtime));
       if (isRmsError(e, 'AccessDenied')) logger.warn({ requestId: requestIdOf(res), path: req.originalUrl, reason: e.message }, 'admin API refused: not an administrator');
       closeIfBodyLarge(req, res, jsonLimit);
       throw e;

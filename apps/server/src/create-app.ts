@@ -41,7 +41,7 @@ export interface AppDeps {
   jobs?: 'in-process' | 'redis';
 }
 
-const AUTH_CHALLENGE = 'Basic realm="OpenRMS", charset="UTF-8"';
+const AUTH_REALM = 'OpenRMS';
 
 /** The operation a request names in SOAPAction (or the SOAP 1.2 action parameter), for the request log. */
 function actionName(req: Request): string {
@@ -175,8 +175,28 @@ export function createApp(deps: AppDeps): express.Express {
       res.set('Allow', 'GET, HEAD, POST').status(405).type('text/plain').send('method not allowed');
       return;
     }
-    const credentials = parseBasicAuth(req.get('authorization'));
-    const principal = credentials ? await runtime.authenticate(credentials.name, credentials.password) : undefined;
+    let signOn: Awaited<ReturnType<typeof runtime.signOn>>;
+    try {
+      signOn = await runtime.signOn(req.get('authorization'));
+    } catch (e) {
+      // The directory cannot answer (and nothing fresh enough is cached): the protocol's fault, not a 401,
+      // so clients do not prompt for a password that is not the problem.
+      const f = buildSoapFault(soapVersionOf(req), e, { correlationId: res.locals.requestId as string });
+      (res.locals.log as Logger).warn({ endpoint: full, reason: (e as Error).message }, 'sign-on failed: the directory did not answer');
+      recordRequest(res, {
+        at: new Date(),
+        operation: actionName(req),
+        endpoint: full,
+        principal: null,
+        result: f.faultName,
+        durationMs: 0,
+        serverId: runtime.serverId,
+        requestId: res.locals.requestId as string,
+      }, route.service.operations.has(actionName(req)) ? actionName(req) : 'unknown');
+      res.set('Connection', 'close').set('Retry-After', '30').status(f.status).type(f.contentType).send(f.body);
+      return;
+    }
+    const principal = signOn.principal;
     // The SOAPAction is the caller's to choose: only the service's own operation names become labels.
     const claimed = actionName(req);
     const metricsOperation = (op: string | undefined) => (op && route.service.operations.has(op) ? op : 'unknown');
@@ -193,10 +213,12 @@ export function createApp(deps: AppDeps): express.Express {
       }, metricsOperation(claimed));
     if (!principal) {
       // Drain nothing: the body is not read for unauthenticated callers.
-      logRefusal(credentials?.name ?? null, credentials ? 'HTTP 401 wrong credentials' : 'HTTP 401 no credentials');
-      res.set('WWW-Authenticate', AUTH_CHALLENGE).set('Connection', 'close').status(401).type('text/plain').send('authentication required');
+      logRefusal(signOn.claimed, `HTTP 401 ${signOn.failure ?? 'not signed on'}`);
+      res.set('WWW-Authenticate', runtime.authenticator.challenges(AUTH_REALM)).set('Connection', 'close').status(401).type('text/plain').send('authentication required');
       return;
     }
+    // Negotiate's mutual authentication: the client may check the server too.
+    if (signOn.responseToken) res.set('WWW-Authenticate', `Negotiate ${signOn.responseToken}`);
     const wanted: DaclRight = 'Execute';
     if (!runtime.checkAccess(full, principal, wanted).allowed) {
       (res.locals.log as Logger).warn({ user: principal.name, endpoint: full }, 'access denied by DACL');

@@ -15,6 +15,10 @@ async function main(): Promise<void> {
       'max-body': { type: 'string' },
       'server-name': { type: 'string' },
       redis: { type: 'string' },
+      keytab: { type: 'string' },
+      spn: { type: 'string' },
+      'krb5-config': { type: 'string' },
+      auth: { type: 'string' },
     },
     strict: true,
   });
@@ -27,6 +31,10 @@ async function main(): Promise<void> {
     maxBodyBytes: values['max-body'],
     serverName: values['server-name'],
     redis: values.redis,
+    keytab: values.keytab,
+    spn: values.spn,
+    krb5Config: values['krb5-config'],
+    auth: values.auth,
   });
   const logger = createLogger(config.logLevel);
   const running = await startServer(config, logger);

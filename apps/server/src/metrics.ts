@@ -6,7 +6,7 @@ import { isRmsError, RmsError } from '@openrms/domain';
 import { type ClusterRuntime, SETTINGS } from '@openrms/issuance';
 import { type QueueStatus, queueStatus, JOB_STATES, type RedisClient } from '@openrms/jobs';
 import type { Store } from '@openrms/store';
-import { ADMIN_AUTH_CHALLENGE, requireAdministrator, sendProblem } from './admin-api';
+import { adminChallenges, requireAdministrator, sendProblem } from './admin-api';
 
 export const METRICS_PATH = '/metrics';
 /** A scrape must not hang on Redis: queue gauges are left out when it does not answer in time. */
@@ -249,7 +249,7 @@ const BEARER_CHALLENGE = 'Bearer realm="OpenRMS metrics"';
  */
 export function metricsHandler(deps: MetricsRouteDeps) {
   const { metrics, runtime, store, logger, token } = deps;
-  const challenge = (res: Response) => res.set('WWW-Authenticate', token ? `${BEARER_CHALLENGE}, ${ADMIN_AUTH_CHALLENGE}` : ADMIN_AUTH_CHALLENGE);
+  const challenge = (res: Response) => res.set('WWW-Authenticate', token ? [BEARER_CHALLENGE, ...adminChallenges(runtime)] : adminChallenges(runtime));
   const fail = (res: Response, err: unknown) => {
     logger.error({ requestId: res.locals.requestId, err }, 'metrics request failed');
     sendProblem(res, 500, {});

@@ -14,7 +14,7 @@ import {
   type RedisClient,
 } from '@openrms/jobs';
 import type { Store } from '@openrms/store';
-import { ADMIN_AUTH_CHALLENGE, requireAdministrator, sendProblem } from './admin-api';
+import { adminChallenges, requireAdministrator, sendProblem } from './admin-api';
 
 /** Where create-app mounts the dashboard. */
 export const QUEUE_DASHBOARD_PATH = '/_wmcs/admin/queues';
@@ -139,7 +139,7 @@ export function queueRoutes(deps: QueueRoutesDeps): Router {
     } catch (e) {
       if (!isRmsError(e)) return next(e);
       if (e.code === 'AuthenticationRequired') {
-        res.set('WWW-Authenticate', ADMIN_AUTH_CHALLENGE);
+        res.set('WWW-Authenticate', adminChallenges(runtime));
         sendProblem(res, 401, { code: e.code, detail: e.message });
       } else {
         logger.warn({ requestId: res.locals.requestId, path: req.originalUrl, reason: e.message }, 'queue dashboard refused: not an administrator');

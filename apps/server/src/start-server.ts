@@ -2,7 +2,8 @@ import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import pino, { type DestinationStream, type Logger } from 'pino';
-import { loadMetricsConfig, type MetricsConfig, type ServerConfig } from '@openrms/config';
+import { loadMetricsConfig, type MetricsConfig, type ServerConfig, useKerberosAcceptorKeytab } from '@openrms/config';
+import { KerberosNegotiateAcceptor, LdapDirectory } from '@openrms/directory';
 import { ClusterRuntime } from '@openrms/issuance';
 import { openStore, type Store } from '@openrms/store';
 import { createApp } from './create-app';
@@ -38,6 +39,25 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
   return destination ? pino(opts, destination) : pino(opts);
 }
 
+/**
+ * A directory outage fails every sign-on at once: log the first failure and then at most one line
+ * per interval, saying how many were not written.
+ */
+function rateLimitedLog(logger: Logger, intervalMs: number): (obj: object, msg: string) => void {
+  let last = 0;
+  let suppressed = 0;
+  return (obj, msg) => {
+    const now = Date.now();
+    if (now - last < intervalMs) {
+      suppressed += 1;
+      return;
+    }
+    logger.warn({ ...obj, ...(suppressed ? { suppressed } : {}) }, msg);
+    last = now;
+    suppressed = 0;
+  };
+}
+
 export interface ServerExtras {
   /** The /metrics bearer token; RMS_METRICS_TOKEN when not given. */
   metrics?: MetricsConfig;
@@ -51,16 +71,29 @@ export interface ServerExtras {
  */
 export async function startServer(config: ServerConfig, logger: Logger = createLogger(config.logLevel), extras: ServerExtras = {}): Promise<RunningServer> {
   const metricsConfig = extras.metrics ?? loadMetricsConfig();
+  let negotiate: KerberosNegotiateAcceptor | undefined;
+  if (config.kerberos) {
+    // Before any socket and any database: a missing keytab is a start-up error, not a 401 later.
+    useKerberosAcceptorKeytab(config.kerberos.keytab, config.kerberos.krb5Config);
+    negotiate = new KerberosNegotiateAcceptor({ keytab: config.kerberos.keytab, spn: config.kerberos.spn });
+  }
   const store: Store = await openStore(config.databaseUrl, { migrate: false });
   let runtime: ClusterRuntime;
+  const directoryErrors = rateLimitedLog(logger, 10_000);
   try {
     runtime = await ClusterRuntime.open({
       store,
       keyPassword: config.keyPassword,
       serverName: config.serverName,
+      authSchemes: config.authSchemes,
+      ...(negotiate ? { negotiate } : {}),
+      ...(config.kerberos ? { kerberosRealm: config.kerberos.realm } : {}),
+      directoryFactory: (c) => new LdapDirectory(c),
       hooks: {
         onRequestLogError: (err, stats) => logger.warn({ err: (err as Error)?.message, ...stats }, 'request log write failed; rows kept for retry'),
         onRequestLogDrop: (count, stats) => logger.error({ count, ...stats }, 'request log queue full: oldest rows dropped'),
+        onDirectoryError: (reason) => directoryErrors({ reason }, 'directory call failed'),
+        onDirectoryChange: (description) => logger.info({ directory: description }, 'directory connection'),
       },
     });
   } catch (e) {
@@ -93,7 +126,7 @@ export async function startServer(config: ServerConfig, logger: Logger = createL
   const addr = server.address() as AddressInfo;
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   const url = `${config.tls ? 'https' : 'http'}://${host}:${addr.port}`;
-  logger.info({ url, cluster: runtime.cluster.id, kind: runtime.cluster.kind, server: runtime.serverId }, 'OpenRMS server listening');
+  logger.info({ url, cluster: runtime.cluster.id, kind: runtime.cluster.kind, server: runtime.serverId, auth: config.authSchemes, ...(config.kerberos ? { spn: config.kerberos.spn } : {}) }, 'OpenRMS server listening');
   let inProcessJobs: InProcessJobs | undefined;
   if (jobsMode === 'in-process') {
     inProcessJobs = startInProcessJobs({ store, keyPassword: config.keyPassword, jobs: config.jobs, logger, serverName: config.serverName, onRenewed: () => runtime.refresh() });

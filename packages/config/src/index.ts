@@ -4,3 +4,4 @@ export * from './client-config';
 export * from './metrics-config';
 export * from './jobs-config';
 export * from './command-line';
+export * from './kerberos-environment';

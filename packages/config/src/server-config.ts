@@ -31,6 +31,47 @@ export interface ServerConfig {
   logLevel: string;
   /** Background jobs: on BullMQ workers when jobs.redisUrl is set, else in this process. */
   jobs: JobsConfig;
+  /** HTTP authentication schemes offered in the 401 challenge, in order (IIS offers Negotiate first). */
+  authSchemes: AuthScheme[];
+  /** Negotiate (SPNEGO/Kerberos): the service keytab and principal; required when authSchemes has negotiate. */
+  kerberos?: KerberosServiceConfig;
+}
+
+export type AuthScheme = 'negotiate' | 'basic';
+
+export interface KerberosServiceConfig {
+  keytab: string;
+  /** HTTP/host@REALM */
+  spn: string;
+  realm: string;
+  /** A krb5.conf for this process (KRB5_CONFIG), when not the system's. */
+  krb5Config?: string;
+}
+
+const SPN_RE = /^HTTP\/([A-Za-z0-9.-]{1,253})@([A-Za-z0-9.-]{1,255})$/;
+
+/** `negotiate,basic` → the schemes, validated; Negotiate needs a keytab and an SPN. */
+export function parseAuthSchemes(s: string): AuthScheme[] {
+  const out: AuthScheme[] = [];
+  for (const part of s.split(',').map((p) => p.trim().toLowerCase()).filter(Boolean)) {
+    if (part !== 'negotiate' && part !== 'basic') throw new RmsError('InvalidInput', `--auth takes negotiate and/or basic, comma-separated; got "${part}"`);
+    if (!out.includes(part)) out.push(part);
+  }
+  if (out.length === 0) throw new RmsError('InvalidInput', '--auth must name at least one scheme (negotiate, basic)');
+  return out;
+}
+
+function loadKerberos(flags: ServerFlags, env: Env): KerberosServiceConfig | undefined {
+  const keytab = flags.keytab ?? env.RMS_KEYTAB;
+  const spn = flags.spn ?? env.RMS_SPN;
+  const krb5Config = flags.krb5Config ?? env.RMS_KRB5_CONFIG;
+  if (!keytab && !spn) return undefined;
+  if (!keytab || !spn) throw new RmsError('InvalidInput', 'Negotiate needs both --keytab FILE and --spn HTTP/host@REALM');
+  const m = SPN_RE.exec(spn);
+  if (!m) throw new RmsError('InvalidInput', `--spn must be HTTP/host@REALM (e.g. HTTP/rms.example.test@EXAMPLE.TEST), got "${spn}"`);
+  readFileFor(keytab, 'Kerberos keytab');
+  if (krb5Config) readFileFor(krb5Config, 'krb5.conf');
+  return { keytab: path.resolve(keytab), spn, realm: m[2]!, ...(krb5Config ? { krb5Config: path.resolve(krb5Config) } : {}) };
 }
 
 export interface ServerFlags {
@@ -45,6 +86,12 @@ export interface ServerFlags {
   serverName?: string;
   /** Redis URL: the jobs run on `rmsctl worker` processes instead of inside the server. */
   redis?: string;
+  /** Negotiate: the service keytab, its principal, and optionally a krb5.conf. */
+  keytab?: string;
+  spn?: string;
+  krb5Config?: string;
+  /** Schemes offered, e.g. `negotiate,basic`; default: negotiate,basic with a keytab, else basic. */
+  auth?: string;
 }
 
 export function parseListen(s: string): ListenAddress {
@@ -89,6 +136,10 @@ export function loadServerConfig(flags: ServerFlags, env: Env = process.env): Se
     throw new RmsError('InvalidInput', 'TLS needs both a certificate and a key (--tls-cert and --tls-key)');
   }
   const tls = certPath && keyPath ? { cert: readFileFor(certPath, 'TLS certificate'), key: readFileFor(keyPath, 'TLS key') } : undefined;
+  const kerberos = loadKerberos(flags, env);
+  const authText = flags.auth ?? env.RMS_AUTH;
+  const authSchemes = authText ? parseAuthSchemes(authText) : kerberos ? (['negotiate', 'basic'] as AuthScheme[]) : (['basic'] as AuthScheme[]);
+  if (authSchemes.includes('negotiate') && !kerberos) throw new RmsError('InvalidInput', '--auth negotiate needs --keytab FILE and --spn HTTP/host@REALM');
   return {
     databaseUrl,
     listen,
@@ -98,6 +149,8 @@ export function loadServerConfig(flags: ServerFlags, env: Env = process.env): Se
     serverName: flags.serverName ?? env.RMS_SERVER_NAME ?? hostname(),
     logLevel: env.RMS_LOG_LEVEL ?? 'info',
     jobs: loadJobsConfig({ redis: flags.redis }, env),
+    authSchemes,
+    ...(kerberos ? { kerberos } : {}),
   };
 }
 

@@ -15,12 +15,14 @@ import {
   newId,
   type DirectoryProvider,
   type LdapDirectoryConfig,
+  type NegotiateAcceptor,
 } from '@openrms/domain';
 import { ClusterKey } from '@openrms/keys';
 import type { Store } from '@openrms/store';
 import { type CertificateInfo, publicKeysEqual, verifyChain } from '@openrms/xrml';
 import { type DirectorySettings, readDirectorySettings, readGeneration } from './directory-settings';
 import { Identities } from './identities';
+import { type AuthScheme, Authenticator, type SignOnResult } from './authenticator';
 import { LocalDirectory } from './local-directory';
 import { SERVER_TO_SERVER_TYPES, isServiceType, serviceLocation } from './service-locations';
 import { SETTINGS } from './settings';
@@ -51,6 +53,10 @@ export interface ClusterRuntimeOptions {
   directoryFactory?: (config: LdapDirectoryConfig) => DirectoryProvider;
   /** The Kerberos realm of this member's service principal: `name@REALM` tickets map to local `name`. */
   kerberosRealm?: string;
+  /** Sign-on schemes offered and accepted (default: basic, plus negotiate when an acceptor is given). */
+  authSchemes?: AuthScheme[];
+  /** Accepts Negotiate tokens with this member's service keytab. */
+  negotiate?: NegotiateAcceptor;
 }
 
 /** Where the runtime reports what it cannot throw (it runs in the background). */
@@ -95,6 +101,8 @@ export class ClusterRuntime {
   #lastDirectoryErrorAt = 0;
   readonly #local: LocalDirectory;
   readonly #opts: Pick<ClusterRuntimeOptions, 'directoryFactory' | 'kerberosRealm'>;
+  /** HTTP sign-on for every endpoint and admin page of this member. */
+  readonly authenticator: Authenticator;
   readonly #hooks: RuntimeHooks;
   readonly serverId: string;
   /** The client-protocol use-cases, bound to this member's key and state. */
@@ -108,7 +116,7 @@ export class ClusterRuntime {
     private readonly clock: Clock,
     serverId: string,
     hooks: RuntimeHooks,
-    opts: Pick<ClusterRuntimeOptions, 'directoryFactory' | 'kerberosRealm'>,
+    opts: Pick<ClusterRuntimeOptions, 'directoryFactory' | 'kerberosRealm' | 'authSchemes' | 'negotiate'>,
   ) {
     this.#key = key;
     this.#state = state;
@@ -119,6 +127,8 @@ export class ClusterRuntime {
     this.#directoryKey = { fingerprint: null, generation: state.directoryGeneration };
     this.#identities = this.#buildIdentities(state);
     this.licensing = new LicensingService(key, () => this.#issuingState(), store, clock, () => this.#identities);
+    const schemes = opts.authSchemes ?? (opts.negotiate ? (['negotiate', 'basic'] as AuthScheme[]) : (['basic'] as AuthScheme[]));
+    this.authenticator = new Authenticator(() => this.#identities, schemes, opts.negotiate);
     this.requestLog = new RequestLogWriter(store.requestLog, {
       ...(hooks.onRequestLogError ? { onFlushError: hooks.onRequestLogError } : {}),
       ...(hooks.onRequestLogDrop ? { onDrop: hooks.onRequestLogDrop } : {}),
@@ -152,6 +162,8 @@ export class ClusterRuntime {
     const rt = new ClusterRuntime(opts.store, key, state, clock, serverId, opts.hooks ?? {}, {
       ...(opts.directoryFactory ? { directoryFactory: opts.directoryFactory } : {}),
       ...(opts.kerberosRealm ? { kerberosRealm: opts.kerberosRealm } : {}),
+      ...(opts.authSchemes ? { authSchemes: opts.authSchemes } : {}),
+      ...(opts.negotiate ? { negotiate: opts.negotiate } : {}),
     });
     if (opts.refreshMs !== 0) rt.#startRefresh(opts.refreshMs ?? 5000);
     return rt;
@@ -261,6 +273,11 @@ export class ClusterRuntime {
    */
   authenticate(name: string, password: string): Promise<AuthenticatedPrincipal | undefined> {
     return this.#identities.signOnWithPassword(name, password);
+  }
+
+  /** Whatever the Authorization header proves (Basic or Negotiate, as configured). */
+  signOn(authorization: string | undefined): Promise<SignOnResult> {
+    return this.authenticator.signOn(authorization);
   }
 
   /** Negotiate: the client principal (`name@REALM`) of a ticket the acceptor verified. */

@@ -18,3 +18,8 @@ export * from './slc-renewal';
 export * from './expiry-sweep';
 export { updateRootCredentials, type RootCredentials } from './root-credentials';
 export * from './admin-queries';
+export * from './authenticator';
+export { Identities, directoryGroupKeys, type ResolvedUser } from './identities';
+export { LocalDirectory } from './local-directory';
+export * from './directory-settings';
+export * from './directory-admin';

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import express, { type NextFunction, type Request, type RequestHandler, type Response, type Router } from 'express';
 import { isRmsError, type RmsErrorCode } from '@openrms/domain';
 import type { AuthenticatedPrincipal } from '@openrms/issuance';
-import { ADMIN_AUTH_CHALLENGE, requireAdministrator } from '../admin-api';
+import { adminChallenges, requireAdministrator } from '../admin-api';
 import { CsrfTokens, isSameOrigin } from './csrf';
 import { daclAction, daclPage } from './dacl-page';
 import { esc, layout, type Notice } from './html';
@@ -96,7 +96,7 @@ export function adminPages(deps: AdminPagesDeps): Router {
       // A refused request's form is never read; do not let a large one become the next request.
       if (req.method !== 'GET' && req.method !== 'HEAD') res.set('Connection', 'close');
       if (e.code === 'AuthenticationRequired') {
-        res.set('WWW-Authenticate', ADMIN_AUTH_CHALLENGE);
+        res.set('WWW-Authenticate', adminChallenges(runtime));
         return plain(res, 401, 'Sign in as a member of RMS Administrators.\n');
       }
       logger.warn({ requestId: res.locals.requestId, path: req.originalUrl, method: req.method, reason: e.message }, 'admin pages refused: not an administrator');
