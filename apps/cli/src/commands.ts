@@ -7,7 +7,9 @@ import { type Command, flag, list, str } from './command';
 import { policyCommands, templateCommands } from './admin-commands';
 import { clusterCommands } from './cluster-commands';
 import { daclCommands } from './dacl-commands';
+import { directoryCommands } from './directory-commands';
 import { queueCommands } from './queue-commands';
+import { userCommands } from './user-commands';
 import { workerCommands } from './worker-commands';
 
 const database = { type: 'string', required: true, placeholder: 'URL', help: 'Configuration database: sqlite:PATH, postgres://… or mssql://…' } as const;
@@ -131,6 +133,7 @@ export const commands: Command[] = [
       io.out(`added user ${u.name} <${u.email}>${u.groups.length ? ` in ${u.groups.join(', ')}` : ''}`);
     },
   },
+  ...userCommands,
   {
     path: ['groups', 'add'],
     summary: 'Add a group; DACL entries and rights can name it.',
@@ -147,6 +150,7 @@ export const commands: Command[] = [
   ...policyCommands,
   ...templateCommands,
   ...daclCommands,
+  ...directoryCommands,
   ...clusterCommands,
   ...queueCommands,
   ...workerCommands,

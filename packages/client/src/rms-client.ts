@@ -62,6 +62,8 @@ export interface RmsClientOptions {
   clock?: Clock;
   /** Notes worth telling a user (state rebuilt, root key trusted on first use, plain HTTP). */
   logger?: (message: string) => void;
+  /** Sign on otherwise than with HTTP Basic (Negotiate): the Authorization header of each request. */
+  authorization?: () => string | Promise<string>;
   /** Injected for tests. */
   fetch?: typeof fetch;
   timeoutMs?: number;
@@ -180,6 +182,7 @@ export class RmsClient {
       serverUrl: o.serverUrl,
       user: o.user,
       password: o.password,
+      ...(o.authorization ? { authorization: o.authorization } : {}),
       ...(o.fetch ? { fetch: o.fetch } : {}),
       ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}),
     });

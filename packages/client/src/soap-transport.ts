@@ -26,6 +26,11 @@ export interface SoapTransportOptions {
   serverUrl: string;
   user: string;
   password: string;
+  /**
+   * Another sign-on than HTTP Basic: the Authorization header value for each request, e.g.
+   * `Negotiate <token>` from the platform's Kerberos library (one fresh token per request).
+   */
+  authorization?: () => string | Promise<string>;
   /** Injected for tests; default: the global fetch. */
   fetch?: typeof fetch;
   timeoutMs?: number;
@@ -78,6 +83,7 @@ export class SoapTransport {
   readonly baseUrl: string;
   readonly user: string;
   readonly #password: string;
+  readonly #authorization: (() => string | Promise<string>) | undefined;
   readonly #fetch: typeof fetch;
   readonly #timeoutMs: number;
   readonly #maxResponseBytes: number;
@@ -87,6 +93,7 @@ export class SoapTransport {
     if (!o.user || o.user.includes(':')) throw new RmsClientError('input', 'the user name must be non-empty and must not contain ":"');
     this.user = o.user;
     this.#password = o.password;
+    this.#authorization = o.authorization;
     this.#fetch = o.fetch ?? fetch;
     this.#timeoutMs = o.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.#maxResponseBytes = o.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
@@ -103,12 +110,13 @@ export class SoapTransport {
     const envelope = buildRequestEnvelope(svc.ns, c.operation, c.body, c.maxVersion ?? VERSION_1_0);
     let res: Response;
     try {
+      const authorization = this.#authorization ? await this.#authorization() : `Basic ${Buffer.from(`${this.user}:${this.#password}`, 'utf8').toString('base64')}`;
       res = await this.#fetch(url, {
         method: 'POST',
         headers: {
           'content-type': 'text/xml; charset=utf-8',
           soapaction: `"${svc.ns}/${c.operation}"`,
-          authorization: `Basic ${Buffer.from(`${this.user}:${this.#password}`, 'utf8').toString('base64')}`,
+          authorization,
         },
         body: envelope,
         redirect: 'manual',

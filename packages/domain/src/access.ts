@@ -69,7 +69,7 @@ export const CLIENT_ENDPOINTS: readonly string[] = [
 ].map(endpointPath);
 
 /** Open only to the RMS service group until an administrator grants access. */
-export const RESTRICTED_ENDPOINTS: readonly string[] = [SERVICE_PATHS.subEnroll, SERVICE_PATHS.serverCertification].map(endpointPath);
+export const RESTRICTED_ENDPOINTS: readonly string[] = [SERVICE_PATHS.subEnroll, SERVICE_PATHS.serverCertification, SERVICE_PATHS.groupExpansion].map(endpointPath);
 
 export interface DefaultDaclPrincipals {
   administrators: string;

@@ -2,6 +2,7 @@ import { addYears, evaluateRights, newBracedGuid, type RightsPolicy } from '@ope
 import { buildUseLicense, issuerFromCertificate, parseXrml, publicKeysEqual, readTemplate, signXrml } from '@openrms/xrml';
 import { type Caller, fail, type IssuingContext, isOwnServer, recordIssued } from './issuing-context';
 import type { IssuingState } from './issuing-state';
+import { peerGroupsOf } from './group-expansion';
 import { openPolicy } from './open-policy';
 import { subjectFor } from './subject-for';
 import { verifyPublishingLicense } from './verify-publishing-license';
@@ -39,7 +40,13 @@ async function acquireOneLicense(ctx: IssuingContext, _caller: Caller, item: Lic
   // This cluster answers for the people whose RACs it signed itself (a root) or whose directory it reads.
   const authoritative = publicKeysEqual(rac.issuerKey, s.slc.principal.publicKey);
   const subject = await subjectFor(ctx, rac.info.identity.email, s.policies, { authoritative });
-  const decision = evaluateRights(policy, subject, now);
+  let decision = evaluateRights(policy, subject, now);
+  if (decision.rights.length === 0) {
+    // Grants to groups another organisation's directory holds: ask the trusted peer for that domain.
+    const grantEmails = policy.grants.flatMap((g) => (g.grantee.kind === 'email' ? [g.grantee.email] : []));
+    const theirs = await peerGroupsOf(ctx, rac.info.identity.email, grantEmails);
+    if (theirs.length) decision = evaluateRights(policy, { ...subject, groupEmails: [...subject.groupEmails, ...theirs] }, now);
+  }
   if (decision.rights.length === 0) fail('NoRightsForRequestedPrincipal', `${rac.info.identity.email} has no rights in this issuance licence`);
 
   const racKey = rac.info.publicKey;

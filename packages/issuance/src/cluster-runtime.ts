@@ -22,6 +22,7 @@ import type { Store } from '@openrms/store';
 import { type CertificateInfo, publicKeysEqual, verifyChain } from '@openrms/xrml';
 import { type DirectorySettings, readDirectorySettings, readGeneration } from './directory-settings';
 import { Identities } from './identities';
+import { type GroupExpansionPeer, openPeers, type PeerMembershipQuery } from './group-expansion';
 import { type AuthScheme, Authenticator, type SignOnResult } from './authenticator';
 import { LocalDirectory } from './local-directory';
 import { SERVER_TO_SERVER_TYPES, isServiceType, serviceLocation } from './service-locations';
@@ -57,6 +58,8 @@ export interface ClusterRuntimeOptions {
   authSchemes?: AuthScheme[];
   /** Accepts Negotiate tokens with this member's service keytab. */
   negotiate?: NegotiateAcceptor;
+  /** Asks a trusted peer cluster IsPrincipalMemberOf (the soap package's client). */
+  peerMembership?: PeerMembershipQuery;
 }
 
 /** Where the runtime reports what it cannot throw (it runs in the background). */
@@ -67,6 +70,8 @@ export interface RuntimeHooks {
   onDirectoryError?(reason: string): void;
   /** The directory connection was (re)built or removed. */
   onDirectoryChange?(description: string): void;
+  /** A group expansion peer did not answer. */
+  onPeerError?(domain: string, reason: string): void;
 }
 
 interface LoadedState {
@@ -83,6 +88,7 @@ interface LoadedState {
   certificationBase: string;
   directory: DirectorySettings | undefined;
   directoryGeneration: number;
+  peers: GroupExpansionPeer[];
 }
 
 /**
@@ -116,7 +122,7 @@ export class ClusterRuntime {
     private readonly clock: Clock,
     serverId: string,
     hooks: RuntimeHooks,
-    opts: Pick<ClusterRuntimeOptions, 'directoryFactory' | 'kerberosRealm' | 'authSchemes' | 'negotiate'>,
+    opts: Pick<ClusterRuntimeOptions, 'directoryFactory' | 'kerberosRealm' | 'authSchemes' | 'negotiate' | 'peerMembership'>,
   ) {
     this.#key = key;
     this.#state = state;
@@ -126,7 +132,11 @@ export class ClusterRuntime {
     this.#local = new LocalDirectory(store, clock, opts.kerberosRealm ?? null);
     this.#directoryKey = { fingerprint: null, generation: state.directoryGeneration };
     this.#identities = this.#buildIdentities(state);
-    this.licensing = new LicensingService(key, () => this.#issuingState(), store, clock, () => this.#identities);
+    this.licensing = new LicensingService(key, () => this.#issuingState(), store, clock, () => this.#identities, {
+      ...(opts.peerMembership ? { peerMembership: opts.peerMembership } : {}),
+      peers: () => this.#state.peers,
+      onPeerError: (domain, reason) => hooks.onPeerError?.(domain, reason),
+    });
     const schemes = opts.authSchemes ?? (opts.negotiate ? (['negotiate', 'basic'] as AuthScheme[]) : (['basic'] as AuthScheme[]));
     this.authenticator = new Authenticator(() => this.#identities, schemes, opts.negotiate);
     this.requestLog = new RequestLogWriter(store.requestLog, {
@@ -164,6 +174,7 @@ export class ClusterRuntime {
       ...(opts.kerberosRealm ? { kerberosRealm: opts.kerberosRealm } : {}),
       ...(opts.authSchemes ? { authSchemes: opts.authSchemes } : {}),
       ...(opts.negotiate ? { negotiate: opts.negotiate } : {}),
+      ...(opts.peerMembership ? { peerMembership: opts.peerMembership } : {}),
     });
     if (opts.refreshMs !== 0) rt.#startRefresh(opts.refreshMs ?? 5000);
     return rt;
@@ -311,7 +322,7 @@ export class ClusterRuntime {
   #features(): { name: string; value: string }[] {
     const c = this.#state.cluster;
     return [
-      { name: 'GroupExpansionWebService', value: 'false' },
+      { name: 'GroupExpansionWebService', value: 'true' },
       { name: 'ActiveDirectoryServicesRemoting', value: 'false' },
       { name: 'FederatedServicesEnabled', value: '0' },
       { name: 'CryptoMode', value: '2' },
@@ -393,5 +404,6 @@ async function loadState(store: Store, key: ClusterKey, clock: Clock): Promise<L
     certificationBase: typeof rootUrl === 'string' ? rootUrl : cluster.url,
     directory: await readDirectorySettings(store, key),
     directoryGeneration: await readGeneration(store),
+    peers: await openPeers(store, key),
   };
 }

@@ -23,3 +23,4 @@ export { Identities, directoryGroupKeys, type ResolvedUser } from './identities'
 export { LocalDirectory } from './local-directory';
 export * from './directory-settings';
 export * from './directory-admin';
+export * from './group-expansion';

@@ -4,6 +4,7 @@ import type { ClusterKey } from '@openrms/keys';
 import type { Store } from '@openrms/store';
 import { publicKeysEqual, readCertificate, type XrmlDocument } from '@openrms/xrml';
 import type { AuthenticatedPrincipal } from './authenticated-principal';
+import type { GroupExpansionPeer, PeerMembershipQuery } from './group-expansion';
 import type { Identities } from './identities';
 import type { IssuingState } from './issuing-state';
 
@@ -19,6 +20,12 @@ export interface IssuingContext {
   clock: Clock;
   /** Who people are and which groups they are in: the Directory port (local tables and/or a directory). */
   identities: () => Identities;
+  /** Asks a trusted peer cluster whether a person is in one of its groups (group expansion). */
+  peerMembership?: PeerMembershipQuery;
+  /** The peers configured now, with their credentials. */
+  peers?: () => GroupExpansionPeer[];
+  /** A peer could not answer (the licence is then decided without it). */
+  onPeerError?: (domain: string, reason: string) => void;
 }
 
 export interface Caller {

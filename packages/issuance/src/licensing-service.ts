@@ -6,6 +6,7 @@ import { acquireLicense, type LicenseRequest } from './acquire-license';
 import { certify } from './certify';
 import { getClientLicensorCert } from './get-client-licensor-cert';
 import type { Caller, IssuingContext } from './issuing-context';
+import { isPrincipalMemberOf, type IsPrincipalMemberOfInput } from './group-expansion';
 import type { Identities } from './identities';
 import type { IssuingState } from './issuing-state';
 import { precertify } from './precertify';
@@ -24,8 +25,20 @@ export type { Caller, IssuingContext } from './issuing-context';
 export class LicensingService {
   readonly #ctx: IssuingContext;
 
-  constructor(key: ClusterKey, state: () => IssuingState, store: Store, clock: Clock, identities: () => Identities) {
-    this.#ctx = { key, state, store, clock, identities };
+  constructor(
+    key: ClusterKey,
+    state: () => IssuingState,
+    store: Store,
+    clock: Clock,
+    identities: () => Identities,
+    extras: Pick<IssuingContext, 'peerMembership' | 'peers' | 'onPeerError'> = {},
+  ) {
+    this.#ctx = { key, state, store, clock, identities, ...extras };
+  }
+
+  /** [MS-RMPRS] group expansion: is this person in one of these groups (here or at a peer)? */
+  isPrincipalMemberOf(caller: Caller, req: IsPrincipalMemberOfInput): Promise<boolean> {
+    return isPrincipalMemberOf(this.#ctx, caller, req);
   }
 
   certify(caller: Caller, request: { machineChain: string[]; persistent: boolean }): Promise<{ chain: string[] }> {

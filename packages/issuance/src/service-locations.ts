@@ -32,7 +32,7 @@ export const SERVER_TO_SERVER_TYPES: readonly ServiceType[] = [
 
 /**
  * Where each service of this cluster lives. Certification points at the root cluster when this is a
- * licensing-only cluster; services we do not run (activation, group expansion, remoting) have none.
+ * licensing-only cluster; services we do not run (activation, .NET remoting directory services) have none.
  */
 export function serviceLocation(cluster: ClusterIdentity, certificationBase: string, type: ServiceType): string | null {
   switch (type) {
@@ -47,6 +47,8 @@ export function serviceLocation(cluster: ClusterIdentity, certificationBase: str
       return `${certificationBase}/certification/Precertification.asmx`;
     case 'ServerService':
       return `${cluster.url}/licensing/server.asmx`;
+    case 'GroupExpansionService':
+      return `${cluster.url}/groupexpansion/GroupExpansion.asmx`;
     default:
       return null;
   }
