@@ -1,7 +1,7 @@
 import { readSecretEnv, readTextFile } from '@openrms/config';
 import { LdapDirectory } from '@openrms/directory';
 import { isRmsError, type LdapAttributeMap, type LdapDirectoryConfig, RmsError } from '@openrms/domain';
-import { describeUser, directoryAdmin, type DirectorySettingsInput, type DirectorySettingsView, type UserDescription, withIdentities } from '@openrms/issuance';
+import { describeUser, directoryAdmin, type DirectorySettingsInput, type DirectorySettingsView, peerAdmin, type UserDescription, withIdentities } from '@openrms/issuance';
 import { type Command, type CommandIo, flag, str } from './command';
 
 const database = { type: 'string', required: true, placeholder: 'URL', help: 'Configuration database URL' } as const;
@@ -171,6 +171,49 @@ export const directoryCommands: Command[] = [
     async run(args, io) {
       const removed = await directoryAdmin.unset(str(args, 'database')!, str(args, 'actor') ?? 'rmsctl');
       io.out(removed ? 'directory removed; members use their own accounts only' : 'no directory was configured');
+    },
+  },
+  {
+    path: ['directory', 'peer', 'add'],
+    summary: 'Trust another cluster to answer group membership for the groups of one mail domain (group expansion).',
+    options: {
+      database,
+      domain: { type: 'string', required: true, placeholder: 'DOMAIN', help: 'Mail domain of the groups the peer answers for' },
+      url: { type: 'string', required: true, placeholder: 'URL', help: "The peer cluster's URL (http(s)://host[:port][/_wmcs])" },
+      user: { type: 'string', required: true, placeholder: 'NAME', help: 'Account this cluster signs on with at the peer' },
+      'password-env': { type: 'string', required: true, placeholder: 'VAR', help: 'Environment variable holding its password (stored sealed)' },
+      actor,
+    },
+    async run(args, io) {
+      const v = await peerAdmin.add(
+        str(args, 'database')!,
+        { domain: str(args, 'domain')!, url: str(args, 'url')!, name: str(args, 'user')!, password: readSecretEnv(str(args, 'password-env'), 'peer account password') },
+        str(args, 'actor') ?? 'rmsctl',
+      );
+      io.out(`groups @${v.domain} are now asked at ${v.url} as ${v.account}`);
+    },
+  },
+  {
+    path: ['directory', 'peer', 'list'],
+    summary: 'List the group expansion peers.',
+    options: { database, json },
+    async run(args, io) {
+      const peers = await peerAdmin.list(str(args, 'database')!);
+      if (flag(args, 'json')) io.out(JSON.stringify(peers, null, 2));
+      else if (peers.length === 0) io.out('no group expansion peers');
+      else for (const p of peers) io.out(`${p.domain}\t${p.url}\t${p.account}\t${p.addedAt}`);
+    },
+  },
+  {
+    path: ['directory', 'peer', 'remove'],
+    summary: 'Stop asking a peer about the groups of a mail domain.',
+    positionals: ['DOMAIN'],
+    options: { database, actor },
+    async run(args, io) {
+      const domain = args.positionals[0];
+      if (!domain) throw new RmsError('InvalidInput', 'name the domain: rmsctl directory peer remove DOMAIN');
+      if (!(await peerAdmin.remove(str(args, 'database')!, domain, str(args, 'actor') ?? 'rmsctl'))) throw new RmsError('NotFound', `no peer for ${domain}`);
+      io.out(`removed the peer for ${domain}`);
     },
   },
 ];
