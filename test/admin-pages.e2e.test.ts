@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { BUILTIN_GROUPS, isRmsError, parseGrantSpec } from '@openrms/domain';
-import { addTemplate, listDacl } from '@openrms/issuance';
+import { addGroupIn, addTemplate, changeMembershipIn, listDacl } from '@openrms/issuance';
 import type { RunningServer } from '@openrms/server';
 import { openStore } from '@openrms/store';
 import { artifactDir, launchChromium } from './support/browser';
@@ -254,6 +254,33 @@ describe('global administration pages (headless Chromium)', () => {
     await page.locator('a[href="/_wmcs/admin/queues"]').first().click();
     await expect(page.locator('body').textContent()).resolves.toContain('no Redis configured');
     await shot('queues');
+  });
+
+  it('looks a person up through the Directory port, with groups and their nesting, and says which source answered', async () => {
+    const store = await openStore(rootDb.url);
+    try {
+      await addGroupIn(store, 'test', { name: 'Staff' });
+      await changeMembershipIn(store, 'test', { action: 'add', group: 'Staff', member: 'Editors' });
+    } finally {
+      await store.close();
+    }
+    await page.goto(admin('/principals'));
+    await expect(page.locator('#directory').textContent()).resolves.toContain('Directory: none');
+    await page.locator('#lookup-form input[name=lookup]').fill('carol@example.test');
+    await page.locator('#lookup-form button').click();
+    expect(new URL(page.url()).searchParams.get('lookup')).toBe('carol@example.test');
+    const found = (await page.locator('#lookup-result').textContent())!;
+    expect(found).toMatch(/Answered by\s*this cluster's accounts/);
+    expect(found).toMatch(/E-mail\s*carol@example\.test/);
+    expect(found).toMatch(/State\s*enabled/);
+    await expect(page.locator('#lookup-result tr', { hasText: 'Staff' }).textContent()).resolves.toContain('via Editors > Staff');
+    await shot('principals-lookup');
+
+    const unknown = await page.goto(admin(`/principals?lookup=${encodeURIComponent('<b id="injected">ghost</b>')}`));
+    expect(unknown?.status()).toBe(404);
+    await expect(page.locator('.notice.error').textContent()).resolves.toContain('no user "<b id="injected">ghost</b>"');
+    expect(await page.locator('#injected').count()).toBe(0);
+    expect(await page.locator('#lookup-result').count()).toBe(0);
   });
 
   it('refuses non-administrators, and any change without a valid token from this origin', async () => {

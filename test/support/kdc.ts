@@ -98,6 +98,17 @@ function canConnect(port: number): Promise<boolean> {
 
 const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** True when `p` settles within `ms`; the timer never outlives the answer (no open handle left for jest). */
+function within(p: Promise<unknown>, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const t = setTimeout(() => resolve(false), ms);
+    void p.then(() => {
+      clearTimeout(t);
+      resolve(true);
+    });
+  });
+}
+
 export interface KinitResult {
   /** `FILE:/…/cc-alice-1` */
   ccache: string;
@@ -210,14 +221,13 @@ export async function startKdc(): Promise<KdcFixture> {
     if (kdc && kdc.exitCode === null && kdc.signalCode === null) {
       // EOF on the wrapper's stdin makes it kill krb5kdc; the group kill is the backstop.
       kdc.stdin?.end();
-      const done = await Promise.race([exited.then(() => true), delay(10_000).then(() => false)]);
-      if (!done) {
+      if (!(await within(exited, 10_000))) {
         try {
           process.kill(-kdc.pid!, 'SIGKILL');
         } catch {
           // Gone.
         }
-        await Promise.race([exited, delay(5_000)]);
+        await within(exited, 5_000);
       }
     }
     if (kdc?.pid) {

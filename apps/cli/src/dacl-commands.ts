@@ -9,7 +9,12 @@ const endpoint = {
   placeholder: 'PATH',
   help: 'The .asmx endpoint, e.g. /_wmcs/certification/ServerCertification.asmx (any case; the /_wmcs prefix may be left out)',
 } as const;
-const principal = { type: 'string', required: true, placeholder: 'NAME', help: 'User or group name, e.g. bob or "RMS Service Group"' } as const;
+const principal = {
+  type: 'string',
+  required: true,
+  placeholder: 'NAME',
+  help: 'User or group name, e.g. bob or "RMS Service Group"; with a directory configured, also a directory group name or e-mail',
+} as const;
 const right = { type: 'string', required: true, placeholder: 'RIGHT', help: 'Read, Execute or FullControl (requests to an endpoint need Execute)' } as const;
 const actor = { type: 'string', placeholder: 'NAME', help: 'Who makes the change, for the audit log (default: rmsctl)' } as const;
 
@@ -31,6 +36,11 @@ async function change(args: ParsedArgs, io: CommandIo, action: DaclAction): Prom
     right: str(args, 'right')!,
     effect: str(args, 'effect'),
   });
+  const g = r.directoryGroup;
+  if (g?.created) {
+    // rmsctl cannot open the directory without the key password: the name is taken on trust.
+    io.out(`"${r.principal}" is not a local user or group: created a reference to the ${g.source === 'ad' ? 'Active Directory' : 'LDAP'} group ${g.externalId.startsWith('mail:') ? 'with that e-mail' : 'of that name'}; the directory was not asked whether it exists`);
+  }
   if (!r.changed) {
     io.out(`${r.endpoint}: "${r.principal}" already has a ${r.entries[0]!.effect} entry for ${r.right}; nothing changed`);
     return;

@@ -178,7 +178,10 @@ export function adminApi(deps: AdminApiDeps): Router {
 
   router.post('/dacl', parseJson, async (req, res) => {
     const actor = admin(res).name;
-    const result = await changeDacl(store, actor, readChange(req.body));
+    const change = readChange(req.body);
+    // A directory group is named only if the directory has it: this member can ask.
+    const verifyGroup = async (nameOrEmail: string) => (await runtime.identities.findGroup(nameOrEmail)) !== undefined;
+    const result = await changeDacl(store, actor, { ...change, verifyGroup });
     if (result.changed) {
       logger.info({ requestId: requestIdOf(res), actor, action: result.action, endpoint: result.endpoint, principal: result.principal, right: result.right }, 'DACL changed');
       try {
@@ -192,7 +195,7 @@ export function adminApi(deps: AdminApiDeps): Router {
   });
 
   router.get('/dacl/effective', async (req, res) => {
-    json(res, await effectiveAccess(store, queryString(req, 'endpoint', true)!, queryString(req, 'principal', true)!));
+    json(res, await effectiveAccess(store, queryString(req, 'endpoint', true)!, queryString(req, 'principal', true)!, { identities: runtime.identities }));
   });
 
   router.get('/audit', async (req, res) => {

@@ -76,6 +76,8 @@ export async function startServer(config: ServerConfig, logger: Logger = createL
     // Before any socket and any database: a missing keytab is a start-up error, not a 401 later.
     useKerberosAcceptorKeytab(config.kerberos.keytab, config.kerberos.krb5Config);
     negotiate = new KerberosNegotiateAcceptor({ keytab: config.kerberos.keytab, spn: config.kerberos.spn });
+    // Proves the keytab holds the SPN now, not on the first client's request.
+    await negotiate.check();
   }
   const store: Store = await openStore(config.databaseUrl, { migrate: false });
   let runtime: ClusterRuntime;
@@ -107,7 +109,9 @@ export async function startServer(config: ServerConfig, logger: Logger = createL
   const app = createApp({ runtime, store, routes: soapRoutes(runtime, { maxBodyBytes: config.maxBodyBytes, logger }),
     forwards: rootForwards(runtime), maxBodyBytes: config.maxBodyBytes, logger, jobs: jobsMode,
     ...(metricsConfig.token ? { metricsToken: metricsConfig.token } : {}), ...(queues ? { queues } : {}) });
-  const server: Server = config.tls ? createHttpsServer({ cert: config.tls.cert, key: config.tls.key }, app) : createHttpServer(app);
+  // Negotiate tokens of people in many groups reach 64 KiB (a Kerberos PAC); Node's default header cap is 16 KiB.
+  const serverOptions = { maxHeaderSize: 80 * 1024 };
+  const server: Server = config.tls ? createHttpsServer({ ...serverOptions, cert: config.tls.cert, key: config.tls.key }, app) : createHttpServer(serverOptions, app);
   server.headersTimeout = 20_000;
   server.requestTimeout = 60_000;
   server.keepAliveTimeout = 5_000;

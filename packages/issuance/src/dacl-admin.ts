@@ -15,7 +15,11 @@ import {
   type Clock,
 } from '@openrms/domain';
 import type { DaclEntryRow, PrincipalRow, Store } from '@openrms/store';
+import { queriesFor } from './directory-admin';
+import { showDirectoryIn } from './directory-settings';
+import { directoryGroupKeys, type Identities } from './identities';
 import { withProvisionedStore } from './principal-admin';
+import { checkPrincipalName, isValidEmail } from './principal-rules';
 
 /** Every endpoint a DACL may name: all the services of SERVICE_PATHS, served now or later (SubEnrollService). */
 export const DACL_ENDPOINTS: readonly string[] = Object.values(SERVICE_PATHS).map(endpointPath);
@@ -43,6 +47,23 @@ export interface DaclChange {
   right: string;
   /** Revoke only: which entry to remove (allow or deny); both when absent. */
   effect?: string | undefined;
+  /**
+   * Asked before a reference to a directory group is created (a grant or deny naming neither a
+   * local user nor a local group while a directory is configured): false refuses the change.
+   * Callers that can reach the directory (the admin pages) pass one; rmsctl cannot without the
+   * key password, so it creates the reference unasked and says so.
+   */
+  verifyGroup?: ((nameOrEmail: string) => Promise<boolean>) | undefined;
+}
+
+/** The principals row that stands for a directory group named in a DACL. */
+export interface DirectoryGroupReference {
+  source: 'ad' | 'ldap';
+  externalId: string;
+  /** True when this change created the row and its link (audited as directory.group.link). */
+  created: boolean;
+  /** Whether the directory was asked that the group exists (false: created unverified). */
+  verified: boolean;
 }
 
 export interface DaclChangeResult {
@@ -56,6 +77,8 @@ export interface DaclChangeResult {
   entries: DaclEntryView[];
   before: DaclEntryView[];
   after: DaclEntryView[];
+  /** Set when the principal is a directory group (a reference row linked to the configured directory). */
+  directoryGroup?: DirectoryGroupReference;
 }
 
 export interface EffectiveRight {
@@ -70,6 +93,8 @@ export interface EffectiveAccess {
   endpoint: string;
   principal: string;
   principalKind: 'user' | 'group';
+  /** Who answered for the principal: the cluster's tables, or the directory (its groups as it says now). */
+  source: 'local' | 'ad' | 'ldap';
   disabled: boolean;
   /** The principal and every group whose entries apply to it, implicit groups included. */
   memberOf: string[];
@@ -119,13 +144,62 @@ function parseAction(input: unknown): DaclAction {
   throw new RmsError('InvalidInput', `action must be one of ${DACL_ACTIONS.join(', ')}, got "${String(input)}"`);
 }
 
-async function resolvePrincipal(store: Store, name: unknown): Promise<PrincipalRow> {
+function checkPrincipalInput(name: unknown): string {
   if (typeof name !== 'string' || name.trim() === '') throw new RmsError('InvalidInput', 'a principal (user or group name) is required');
   if (name.length > 256) throw new RmsError('InvalidInput', 'the principal name is too long');
-  const p = await store.principals.findByName(name.trim());
+  return name.trim();
+}
+
+/** A user or group of this cluster by name, or a group by its e-mail address (what templates name it by). */
+async function findLocalPrincipal(store: Store, name: string): Promise<PrincipalRow | undefined> {
+  const byName = await store.principals.findByName(name);
+  if (byName || !isValidEmail(name)) return byName;
+  const mail = name.toLowerCase();
+  return (await store.principals.list('group')).find((g) => g.email?.toLowerCase() === mail);
+}
+
+/** How a DACL names a directory group: by e-mail when it is one, otherwise by name (see directoryGroupKeys). */
+function directoryGroupKey(nameOrEmail: string): string {
+  return isValidEmail(nameOrEmail) ? directoryGroupKeys({ name: nameOrEmail, email: nameOrEmail })[0]! : directoryGroupKeys({ name: nameOrEmail, email: null })[0]!;
+}
+
+/**
+ * The principal a DACL change names: a local user or group, or, when a directory is configured,
+ * a directory group, found by its reference row or given one (created and linked in `tx`, audited).
+ * Identities.principalOf puts that row among a directory person's ids when the directory says the
+ * person is in a group of that name or e-mail, so the entry applies to the group's members.
+ */
+async function resolveDaclPrincipal(
+  tx: Store,
+  actor: string,
+  name: string,
+  opts: { create: boolean; verified: boolean; now: Date },
+): Promise<{ principal: PrincipalRow; directoryGroup?: DirectoryGroupReference }> {
+  const directory = await showDirectoryIn(tx);
+  const local = directory ? await findLocalPrincipal(tx, name) : await tx.principals.findByName(name);
+  if (local) {
+    if (local.kind !== 'group' || !directory) return { principal: local };
+    const link = await tx.directoryLinks.ofPrincipal(local.id);
+    return link ? { principal: local, directoryGroup: { source: directory.kind, externalId: link.externalId, created: false, verified: false } } : { principal: local };
+  }
   // Unknown names are a mistake in the request, not a missing resource of the DACL being edited.
-  if (!p) throw new RmsError('InvalidInput', `no user or group named "${name}"`);
-  return p;
+  if (!directory) throw new RmsError('InvalidInput', `no user or group named "${name}"`);
+  const source = directory.kind;
+  const externalId = directoryGroupKey(name);
+  const linked = await tx.directoryLinks.findByExternalId(source, externalId);
+  if (linked) return { principal: await tx.principals.get(linked.principalId), directoryGroup: { source, externalId, created: false, verified: false } };
+  if (!opts.create) throw new RmsError('InvalidInput', `no user or group named "${name}", and no directory group of that name is in any DACL`);
+  checkPrincipalName(name, 'group');
+  const principal = await tx.principals.createGroup({ id: newId(), name, email: isValidEmail(name) ? name : null, createdAt: opts.now });
+  await tx.directoryLinks.insert({ principalId: principal.id, source, externalId, dn: null, linkedAt: opts.now });
+  await tx.audit.append({
+    at: opts.now,
+    actor,
+    action: 'directory.group.link',
+    target: `${source}:${externalId}`,
+    after: { principal: principal.name, id: principal.id, source, externalId, verified: opts.verified },
+  });
+  return { principal, directoryGroup: { source, externalId, created: true, verified: opts.verified } };
 }
 
 function view(r: DaclEntryRow): DaclEntryView {
@@ -165,13 +239,22 @@ export async function changeDacl(store: Store, actor: string, change: DaclChange
   if (action !== 'revoke' && effect !== undefined && effect !== (action === 'grant' ? 'allow' : 'deny')) {
     throw new RmsError('InvalidInput', `effect ${effect} contradicts ${action}; effect only chooses what revoke removes`);
   }
+  const name = checkPrincipalInput(change.principal);
+  let verified = false;
+  // Asked before the transaction: a directory round trip must not hold the database's write lock.
+  if (action !== 'revoke' && change.verifyGroup && (await showDirectoryIn(store)) && !(await findLocalPrincipal(store, name))) {
+    if (!(await change.verifyGroup(name))) {
+      throw new RmsError('InvalidInput', `no user or group named "${name}" here, and no group "${name}" in the directory`);
+    }
+    verified = true;
+  }
   return store.transaction(async (tx) => {
-    const principal = await resolvePrincipal(tx, change.principal);
+    const now = clock.now();
+    const { principal, directoryGroup } = await resolveDaclPrincipal(tx, actor, name, { create: action !== 'revoke', verified, now });
     const beforeRows = await tx.dacl.list(endpoint);
     const before = beforeRows.map(view);
-    const base = { action, endpoint, principal: principal.name, right };
+    const base = { action, endpoint, principal: principal.name, right, ...(directoryGroup ? { directoryGroup } : {}) };
     const mine = beforeRows.filter((r) => r.principalId === principal.id && r.right === right);
-    const now = clock.now();
     let entries: DaclEntryView[];
     if (action === 'revoke') {
       entries = mine.filter((r) => effect === undefined || r.effect === effect).map(view);
@@ -198,10 +281,22 @@ export async function changeDacl(store: Store, actor: string, change: DaclChange
  * run (deny wins, no entry is no access), over the principal, its groups through any nesting and
  * the implicit groups. A user or a group's members are authenticated callers, so both implicit
  * groups apply; `Everyone` alone stands for unauthenticated callers.
+ *
+ * With `identities` (a server's Directory port), a person the local tables do not hold, or hold
+ * only as a directory person's row, is resolved as at sign-on (Identities.principalOf): their
+ * directory groups count through the reference rows DACLs name. Without it (rmsctl, which cannot
+ * open the directory without the key password) only the local tables answer.
  */
-export async function effectiveAccess(store: Store, endpoint: string, principalName: string): Promise<EffectiveAccess> {
+export async function effectiveAccess(store: Store, endpoint: string, principalName: string, opts: { identities?: Identities } = {}): Promise<EffectiveAccess> {
   const ep = resolveDaclEndpoint(endpoint);
-  const p = await resolvePrincipal(store, principalName);
+  const name = checkPrincipalInput(principalName);
+  const local = await store.principals.findByName(name);
+  if (opts.identities && (!local || (local.kind === 'user' && (await store.directoryLinks.ofPrincipal(local.id))))) {
+    const viaDirectory = await directoryAccess(store, opts.identities, ep, name);
+    if (viaDirectory) return viaDirectory;
+  }
+  if (!local) throw new RmsError('InvalidInput', `no user or group named "${name}"${opts.identities?.external ? ' here or in the directory' : ''}`);
+  const p = local;
   const groups = await store.principals.groupsOf(p.id);
   const implicitNames: string[] =
     p.name === BUILTIN_GROUPS.everyone ? [] : p.name === BUILTIN_GROUPS.authenticatedUsers ? [BUILTIN_GROUPS.everyone] : [BUILTIN_GROUPS.authenticatedUsers, BUILTIN_GROUPS.everyone];
@@ -211,6 +306,31 @@ export async function effectiveAccess(store: Store, endpoint: string, principalN
     if (g) implicit.push(g);
   }
   const applying = new Map<string, string>([[p.id, p.name], ...groups.map((g) => [g.id, g.name] as const), ...implicit.map((g) => [g.id, g.name] as const)]);
+  return evaluateFor(store, ep, { principal: p.name, principalKind: p.kind, source: 'local', disabled: p.disabled }, applying);
+}
+
+/** A person as the Directory port resolves them for sign-on; undefined when it does not know them. */
+async function directoryAccess(store: Store, identities: Identities, ep: string, name: string): Promise<EffectiveAccess | undefined> {
+  for (const q of queriesFor(name)) {
+    const user = await identities.findUser(q);
+    if (!user) continue;
+    const who = await identities.principalOf(user);
+    const applying = new Map<string, string>([[who.id, who.name]]);
+    for (const id of who.principalIds) {
+      if (id === who.id) continue;
+      applying.set(id, (await store.principals.find(id))?.name ?? id);
+    }
+    return evaluateFor(store, ep, { principal: who.name, principalKind: 'user', source: user.source, disabled: user.disabled }, applying);
+  }
+  return undefined;
+}
+
+async function evaluateFor(
+  store: Store,
+  ep: string,
+  who: Pick<EffectiveAccess, 'principal' | 'principalKind' | 'source' | 'disabled'>,
+  applying: Map<string, string>,
+): Promise<EffectiveAccess> {
   const rows = await store.dacl.list(ep);
   const ids = new Set(applying.keys());
   const rules = rows.map((r) => ({ endpoint: r.endpoint, principalId: r.principalId, right: r.right, effect: r.effect }));
@@ -222,7 +342,7 @@ export async function effectiveAccess(store: Store, endpoint: string, principalN
       .map((r) => ({ ...view(r), via: applying.get(r.principalId)! }));
     return { right, allowed: decision.allowed, reason: decision.reason, decidedBy };
   });
-  return { endpoint: ep, principal: p.name, principalKind: p.kind, disabled: p.disabled, memberOf: [...applying.values()].slice(1), rights };
+  return { endpoint: ep, ...who, memberOf: [...applying.values()].slice(1), rights };
 }
 
 /** listDacl on the database at `databaseUrl` (rmsctl). */

@@ -2,7 +2,7 @@ import { createPublicKey } from 'node:crypto';
 import { type Clock, clusterBaseUrl, RmsError, systemClock } from '@openrms/domain';
 import { type ClusterKey, seal } from '@openrms/keys';
 import type { Store } from '@openrms/store';
-import { type Caller, fail, type IssuingContext } from './issuing-context';
+import { type Caller, fail, type GroupExpansionPeer, type IssuingContext } from './issuing-context';
 import { withProvisionedStore } from './principal-admin';
 import { checkPrincipalName, isValidEmail } from './principal-rules';
 
@@ -36,14 +36,7 @@ export interface PeerView {
   addedAt: string;
 }
 
-export interface GroupExpansionPeer {
-  domain: string;
-  url: string;
-  credentials: { name: string; password: string };
-}
-
-/** What asks a peer (the soap package's client, injected by the app). */
-export type PeerMembershipQuery = (peer: GroupExpansionPeer, question: { principalName: string; targetGroups: string[]; crossForestCallsSoFar: number }) => Promise<boolean>;
+export type { GroupExpansionPeer, PeerMembershipQuery } from './issuing-context';
 
 const DOMAIN_RE = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$/;
 

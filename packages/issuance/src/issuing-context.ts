@@ -4,7 +4,6 @@ import type { ClusterKey } from '@openrms/keys';
 import type { Store } from '@openrms/store';
 import { publicKeysEqual, readCertificate, type XrmlDocument } from '@openrms/xrml';
 import type { AuthenticatedPrincipal } from './authenticated-principal';
-import type { GroupExpansionPeer, PeerMembershipQuery } from './group-expansion';
 import type { Identities } from './identities';
 import type { IssuingState } from './issuing-state';
 
@@ -27,6 +26,15 @@ export interface IssuingContext {
   /** A peer could not answer (the licence is then decided without it). */
   onPeerError?: (domain: string, reason: string) => void;
 }
+
+export interface GroupExpansionPeer {
+  domain: string;
+  url: string;
+  credentials: { name: string; password: string };
+}
+
+/** What asks a peer (the soap package's client, injected by the app). */
+export type PeerMembershipQuery = (peer: GroupExpansionPeer, question: { principalName: string; targetGroups: string[]; crossForestCallsSoFar: number }) => Promise<boolean>;
 
 export interface Caller {
   requestId: string;

@@ -1,5 +1,6 @@
 import { BUILTIN_GROUPS, RmsError, systemClock, type Clock } from '@openrms/domain';
 import type { Store } from '@openrms/store';
+import { showDirectoryIn } from './directory-settings';
 import { withProvisionedStore } from './principal-admin';
 import { isValidEmail } from './principal-rules';
 import { checkVersion, fingerprintOfPem, readPolicies, updatePolicies, type Policies } from './policies';
@@ -43,8 +44,14 @@ export async function changePolicyIn(store: Store, actor: string, change: Policy
             throw new RmsError('InvalidInput', `"${name}" cannot be the super users group: it holds everyone`);
           }
           const g = await tx.principals.findByName(name);
-          if (!g || g.kind !== 'group') throw new RmsError('NotFound', `group "${name}" does not exist`);
-          return { ...p, superUsers: { enabled: true, group: g.name } };
+          if (g?.kind === 'group') return { ...p, superUsers: { enabled: true, group: g.name } };
+          // A directory group, named as the directory names it (name or e-mail): licensing compares
+          // it with the person's directory groups, ignoring case (subject-for).
+          if (!g && (await showDirectoryIn(tx))) {
+            if (name.length > 255) throw new RmsError('InvalidInput', 'the super users group name is too long');
+            return { ...p, superUsers: { enabled: true, group: name } };
+          }
+          throw new RmsError('NotFound', `group "${name}" does not exist${g ? ` ("${g.name}" is a user)` : ''}`);
         }
         case 'exclude-user': {
           const e = userEntry(change);

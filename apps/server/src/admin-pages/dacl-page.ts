@@ -1,5 +1,15 @@
-import { DACL_RIGHTS, endpointPath, RmsError, SERVICE_PATHS, WMCS_PREFIX } from '@openrms/domain';
-import { changeDacl, type DaclChangeResult, type DaclEntryView, effectiveAccess, type EffectiveAccess, listDacl, resolveDaclEndpoint } from '@openrms/issuance';
+import { DACL_RIGHTS, endpointPath, isRmsError, RmsError, SERVICE_PATHS, WMCS_PREFIX } from '@openrms/domain';
+import {
+  changeDacl,
+  type DaclChangeResult,
+  type DaclEntryView,
+  effectiveAccess,
+  type EffectiveAccess,
+  type Identities,
+  listDacl,
+  resolveDaclEndpoint,
+  showDirectoryIn,
+} from '@openrms/issuance';
 import { buttonForm, csrfField, h, href, type Html, options, when } from './html';
 import { type Action, type Page, type PageContext, queryOne } from './page-context';
 
@@ -8,6 +18,7 @@ const DISPLAY = new Map(Object.values(SERVICE_PATHS).map((p) => [endpointPath(p)
 const ENDPOINTS = [...DISPLAY.keys()];
 const shown = (ep: string) => DISPLAY.get(ep) ?? ep;
 const anchor = (ep: string) => `ep-${ep.replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '')}`;
+const SOURCES: Record<EffectiveAccess['source'], string> = { local: "this cluster's accounts", ad: 'Active Directory', ldap: 'the LDAP directory' };
 const REASONS: Record<string, string> = {
   'allowed-by-entry': 'allowed by an entry',
   'denied-by-entry': 'denied by a deny entry (deny wins)',
@@ -36,12 +47,40 @@ function effectiveTable(e: EffectiveAccess): Html {
       <td>${r.decidedBy.map((d) => h`<span class="tag">${d.effect} ${d.right} for ${d.principal}${d.via !== e.principal ? ` (via ${d.via})` : ''}</span>`)}</td></tr>`,
   );
   return h`<section id="effective"><h3>Effective rights of ${e.principal} (${e.principalKind}${e.disabled ? ', disabled' : ''}) on ${shown(e.endpoint)}</h3>
-<p class="hint">Evaluated over ${e.principal}${e.memberOf.length ? h` and ${e.memberOf.join(', ')}` : ''}: deny wins, no matching entry is no access.</p>
+<p class="hint">Answered by ${SOURCES[e.source]}. Evaluated over ${e.principal}${e.memberOf.length ? h` and ${e.memberOf.join(', ')}` : ''}: deny wins, no matching entry is no access.</p>
 <table><tr><th>Right</th><th>Result</th><th>Why</th><th>Decided by</th></tr>${rows}</table></section>`;
 }
 
 async function principalNames(ctx: PageContext): Promise<string[]> {
   return (await ctx.deps.store.principals.list()).slice(0, 2000).map((p) => p.name);
+}
+
+/** Names (lower-cased) of the rows that stand for directory groups and people. */
+async function directoryNames(ctx: PageContext): Promise<Set<string>> {
+  const { store } = ctx.deps;
+  const out = new Set<string>();
+  for (const l of await store.directoryLinks.list()) {
+    const p = await store.principals.find(l.principalId);
+    if (p) out.add(p.name.toLowerCase());
+  }
+  return out;
+}
+
+const outage = (e: unknown): boolean => isRmsError(e, 'AdEntrySearchFailed') || isRmsError(e, 'Unavailable');
+
+/**
+ * Asks the directory before a DACL names one of its groups for the first time. An outage refuses
+ * the change with a message (the form comes back) rather than taking the name on trust.
+ */
+function verifyGroupWith(identities: Identities): (nameOrEmail: string) => Promise<boolean> {
+  return async (nameOrEmail) => {
+    try {
+      return (await identities.findGroup(nameOrEmail)) !== undefined;
+    } catch (e) {
+      if (!outage(e)) throw e;
+      throw new RmsError('InvalidInput', `the directory could not be searched for the group "${nameOrEmail}", so nothing was changed; try again (${(e as Error).message})`);
+    }
+  };
 }
 
 export const daclPage: Page = {
@@ -62,17 +101,19 @@ export const daclPage: Page = {
     if (queryOne(ctx.req, 'check') !== undefined) {
       try {
         if (!wantedPrincipal.trim()) throw new RmsError('InvalidInput', 'name a user or group to check');
-        effective = effectiveTable(await effectiveAccess(store, selected, wantedPrincipal));
+        effective = effectiveTable(await effectiveAccess(store, selected, wantedPrincipal, { identities: ctx.deps.runtime.identities }));
       } catch (e) {
         if (!(e instanceof RmsError)) throw e;
-        ctx.notices.push({ kind: 'error', text: e.message });
-        ctx.res.status(e.code === 'InvalidInput' ? 400 : 404);
+        ctx.notices.push({ kind: 'error', text: outage(e) ? `The directory could not be searched, so the effective rights of "${wantedPrincipal}" are unknown: ${e.message}` : e.message });
+        ctx.res.status(outage(e) ? 503 : e.code === 'InvalidInput' ? 400 : 404);
       }
     }
     const entries = await listDacl(store);
     const byEndpoint = new Map<string, DaclEntryView[]>(ENDPOINTS.map((ep) => [ep, []]));
     for (const e of entries) byEndpoint.set(e.endpoint, [...(byEndpoint.get(e.endpoint) ?? []), e]);
     const names = await principalNames(ctx);
+    const directory = await showDirectoryIn(store);
+    const fromDirectory = directory ? await directoryNames(ctx) : new Set<string>();
     const audit = (await store.audit.list({ limit: 500 })).filter((a) => a.action.startsWith('dacl.')).slice(0, 25);
     const action = href('/dacl');
     const endpointOptions = options(ENDPOINTS, selected, Object.fromEntries(DISPLAY));
@@ -80,7 +121,7 @@ export const daclPage: Page = {
     const sections = [...byEndpoint].map(([ep, list]) => {
       const rows = list.map((e) => {
         const fields = { endpoint: e.endpoint, principal: e.principal, right: e.right, effect: e.effect };
-        return h`<tr><td>${e.principal}</td><td>${e.principalKind}</td><td>${e.right}</td><td class="${e.effect}">${e.effect}</td><td>${e.createdBy}</td><td class="when">${when(e.createdAt)}</td>
+        return h`<tr><td>${e.principal}</td><td>${e.principalKind}${fromDirectory.has(e.principal.toLowerCase()) ? h` <span class="tag">directory</span>` : ''}</td><td>${e.right}</td><td class="${e.effect}">${e.effect}</td><td>${e.createdBy}</td><td class="when">${when(e.createdAt)}</td>
           <td>${buttonForm(action, ctx.csrf, { ...fields, op: 'switch' }, e.effect === 'allow' ? 'Switch to deny' : 'Switch to allow')}
           ${buttonForm(action, ctx.csrf, { ...fields, op: 'revoke' }, 'Remove', 'small danger')}</td></tr>`;
       });
@@ -108,11 +149,12 @@ ${effective}
 <form class="box" method="post" action="${action}" id="add-form">${csrfField(ctx.csrf)}
 <input type="hidden" name="op" value="add">
 <label>Endpoint<select name="endpoint">${endpointOptions}</select></label>
-<label>User or group<input type="text" name="principal" list="principals" value="${wantedPrincipal}" required></label>
+<label>${directory ? 'User, group, or directory group (name or e-mail)' : 'User or group'}<input type="text" name="principal" list="principals" value="${wantedPrincipal}" required></label>
 <label>Right<select name="right">${options(DACL_RIGHTS, rightValue)}</select></label>
 <label>Effect<select name="effect">${options(['allow', 'deny'], d.effect ?? 'allow', { allow: 'allow (grant)', deny: 'deny' })}</select></label>
 <button type="submit" class="primary">Save entry</button>
 </form>
+${directory ? h`<p class="hint">A name that is not one of this cluster's users or groups is looked up as a group in ${directory.kind === 'ad' ? 'Active Directory' : 'the LDAP directory'}; the entry applies to the people the directory puts in that group, through any nesting.</p>` : ''}
 
 <h2>Entries by endpoint</h2>
 ${sections}
@@ -140,9 +182,10 @@ export const daclAction: Action = async (ctx, form) => {
   let message: string;
   let changed: boolean;
   if (op === 'add') {
-    const r = await changeDacl(store, actor, { ...change, action: effect === 'allow' ? 'grant' : 'deny' });
+    const r = await changeDacl(store, actor, { ...change, action: effect === 'allow' ? 'grant' : 'deny', verifyGroup: verifyGroupWith(runtime.identities) });
     changed = r.changed;
     message = r.changed ? describe(r, effect === 'allow' ? 'Granted' : 'Denied') : `${shown(r.endpoint)} already has that ${effect} entry for ${r.principal}: nothing changed`;
+    if (r.directoryGroup?.created) message += ` (the directory group ${r.principal} is now linked)`;
   } else if (op === 'revoke') {
     const r = await changeDacl(store, actor, { ...change, action: 'revoke', effect });
     changed = true;

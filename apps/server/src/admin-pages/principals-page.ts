@@ -1,9 +1,70 @@
-import { RmsError } from '@openrms/domain';
-import { addGroupIn, addUserIn, changeMembershipIn, listPrincipalsIn, MIN_USER_PASSWORD_LENGTH } from '@openrms/issuance';
-import { csrfField, h, href, options } from './html';
-import { type Action, type Page, queryOne } from './page-context';
+import { isRmsError, RmsError } from '@openrms/domain';
+import {
+  addGroupIn,
+  addUserIn,
+  changeMembershipIn,
+  describeUser,
+  type DirectorySettingsView,
+  listPrincipalsIn,
+  MIN_USER_PASSWORD_LENGTH,
+  showDirectoryIn,
+  type UserDescription,
+} from '@openrms/issuance';
+import { csrfField, h, href, type Html, options } from './html';
+import { type Action, type Page, type PageContext, queryOne } from './page-context';
 
 const SHOWN = 500;
+const SOURCES = { local: "this cluster's accounts", ad: 'Active Directory', ldap: 'the LDAP directory' } as const;
+const MAX_LOOKUP = 320;
+
+/** Where people and groups come from; never the bind password. */
+function directorySection(d: DirectorySettingsView | undefined): Html {
+  if (!d) {
+    return h`<section id="directory"><p><strong>Directory:</strong> none. People and groups are this cluster's own accounts (below).</p></section>`;
+  }
+  return h`<section id="directory"><h2>Directory</h2>
+<table class="kv"><tr><th>Kind</th><td>${d.kind === 'ad' ? 'Active Directory' : 'LDAP'}</td></tr>
+<tr><th>URL</th><td class="mono">${d.url}${d.startTls ? ' (StartTLS)' : ''}</td></tr>
+<tr><th>Base DN</th><td class="mono">${d.baseDn}</td></tr>
+<tr><th>Answers cached for</th><td>${d.cacheTtlSeconds} s</td></tr>
+${d.serviceGroup ? h`<tr><th>RMS Service Group from</th><td>${d.serviceGroup}</td></tr>` : ''}${d.adminGroup ? h`<tr><th>RMS Administrators from</th><td>${d.adminGroup}</td></tr>` : ''}</table>
+<p class="hint">This cluster's own accounts answer first, then the directory. DACL entries may name directory groups by name or e-mail; <code>rmsctl directory</code> changes the connection.</p></section>`;
+}
+
+function describedUser(u: UserDescription): Html {
+  const groups = u.groups.map(
+    (g) => h`<tr><td>${g.name}</td><td>${g.email ?? ''}</td><td>${g.path.length > 1 ? `via ${g.path.join(' > ')}` : h`<span class="muted">direct</span>`}</td></tr>`,
+  );
+  return h`<section id="lookup-result"><h3>${u.name}${u.displayName ? ` (${u.displayName})` : ''}</h3>
+<table class="kv"><tr><th>Answered by</th><td>${SOURCES[u.source]}</td></tr>
+<tr><th>Row in this cluster</th><td>${u.principalName}</td></tr>
+<tr><th>E-mail</th><td>${u.email ?? h`<span class="muted">none: no RAC can be issued</span>`}</td></tr>
+<tr><th>Aliases</th><td>${u.aliases.length ? u.aliases.map((a) => h`<span class="tag">${a}</span>`) : h`<span class="muted">none</span>`}</td></tr>
+${u.userPrincipalName ? h`<tr><th>UPN</th><td>${u.userPrincipalName}</td></tr>` : ''}${u.dn ? h`<tr><th>DN</th><td class="mono wrap">${u.dn}</td></tr>` : ''}${u.sid ? h`<tr><th>SID</th><td class="mono">${u.sid}</td></tr>` : ''}
+<tr><th>State</th><td>${u.disabled ? h`<span class="no">disabled</span> (no sign-on, no RAC, no licence)` : h`<span class="yes">enabled</span>`}</td></tr>
+<tr><th>Built-in groups</th><td>${u.builtinGroups.length ? u.builtinGroups.map((g) => h`<span class="tag">${g}</span>`) : h`<span class="muted">none</span>`}</td></tr></table>
+${u.groups.length ? h`<table><tr><th>Group</th><th>E-mail</th><th>How</th></tr>${groups}</table>` : h`<p class="muted">In no group.</p>`}</section>`;
+}
+
+/** The person named in ?lookup=, through the Directory port the servers use; outages are a notice, not a 500. */
+async function lookup(ctx: PageContext, name: string): Promise<Html | string> {
+  if (!name) return '';
+  try {
+    if (name.length > MAX_LOOKUP) throw new RmsError('InvalidInput', 'the name to look up is too long');
+    return describedUser(await describeUser(ctx.deps.runtime.identities, ctx.deps.store, name));
+  } catch (e) {
+    if (!isRmsError(e)) throw e;
+    if (e.code === 'AdEntrySearchFailed' || e.code === 'Unavailable') {
+      ctx.deps.logger.warn({ requestId: ctx.res.locals.requestId, reason: e.message }, 'person lookup: the directory did not answer');
+      ctx.notices.push({ kind: 'error', text: `The directory could not be searched, so "${name}" could not be looked up: ${e.message}` });
+      ctx.res.status(503);
+    } else {
+      ctx.notices.push({ kind: 'error', text: e.message });
+      ctx.res.status(e.code === 'NotFound' ? 404 : 400);
+    }
+    return '';
+  }
+}
 
 export const principalsPage: Page = {
   key: 'principals',
@@ -11,20 +72,34 @@ export const principalsPage: Page = {
   async render(ctx) {
     const d = ctx.draft;
     const { users, groups } = await listPrincipalsIn(ctx.deps.store);
+    const directory = await showDirectoryIn(ctx.deps.store);
+    const linked = new Set((await ctx.deps.store.directoryLinks.list()).map((l) => l.principalId));
+    const ids = new Map((await ctx.deps.store.principals.list()).map((p) => [p.name, p.id]));
+    const fromDirectory = (name: string) => linked.has(ids.get(name) ?? '');
+    const wanted = (queryOne(ctx.req, 'lookup') ?? '').trim();
+    const found = await lookup(ctx, wanted);
     const q = (queryOne(ctx.req, 'q') ?? '').trim().toLowerCase();
     const matching = q ? users.filter((u) => u.name.toLowerCase().includes(q) || (u.email ?? '').toLowerCase().includes(q)) : users;
     const editable = groups.filter((g) => !g.implicit).map((g) => g.name);
     const chosen = new Set(d.groups ? [d.groups] : []);
     const userRows = matching.slice(0, SHOWN).map(
       (u) => h`<tr><td>${u.name}</td><td>${u.email ?? '—'}</td><td>${u.displayName ?? ''}</td><td>${u.groups.map((g) => h`<span class="tag">${g}</span>`)}</td>
-        <td>${u.builtin ? h`<span class="tag">built-in</span>` : ''}${u.disabled ? h`<span class="tag deny">disabled</span>` : ''}</td></tr>`,
+        <td>${u.builtin ? h`<span class="tag">built-in</span>` : ''}${fromDirectory(u.name) ? h`<span class="tag">directory person</span>` : ''}${u.disabled ? h`<span class="tag deny">disabled</span>` : ''}</td></tr>`,
     );
     const groupRows = groups.map(
       (g) => h`<tr><td>${g.name}</td><td>${g.email ?? ''}</td><td>${g.implicit ? h`<span class="muted">implicit: ${g.name === 'Everyone' ? 'every caller' : 'every authenticated user'}</span>` : g.members.map((m) => h`<span class="tag">${m}</span>`)}</td>
-        <td>${g.builtin ? h`<span class="tag">built-in</span>` : ''}</td></tr>`,
+        <td>${g.builtin ? h`<span class="tag">built-in</span>` : ''}${fromDirectory(g.name) ? h`<span class="tag">directory group</span>` : ''}</td></tr>`,
     );
     const action = (p: string) => href(p);
     return h`
+${directorySection(directory)}
+<h2>Look up a person</h2>
+<form class="box" method="get" action="${href('/principals')}" id="lookup-form">
+<label>Logon name or e-mail address<input type="search" name="lookup" value="${wanted}" required maxlength="${MAX_LOOKUP}" autocomplete="off"></label>
+<button type="submit">Look up</button>
+</form>
+<p class="hint">Resolves the person as sign-on does (${directory ? "this cluster's accounts, then the directory" : "this cluster's accounts"}): identity, aliases, groups through any nesting, disabled state.</p>
+${found}
 <datalist id="principal-names">${[...users.map((u) => u.name), ...editable].slice(0, 2000).map((n) => h`<option value="${n}">`)}</datalist>
 <h2>Add a user</h2>
 <form class="box" method="post" action="${action('/principals/users')}" id="add-user-form">${csrfField(ctx.csrf)}
