@@ -100,8 +100,9 @@ export interface Slapd {
   close(): Promise<void>;
 }
 
-/** Every slapd of this process, killed on exit even when a test forgot to close its directory. */
+/** Every slapd of this process and its directory, killed and removed on exit even when a test forgot to close it. */
 const live = new Set<ChildProcess>();
+const liveDirs = new Set<string>();
 let exitHookInstalled = false;
 function installExitHook(): void {
   if (exitHookInstalled) return;
@@ -114,6 +115,7 @@ function installExitHook(): void {
         // Already gone.
       }
     }
+    for (const d of liveDirs) rmSync(d, { recursive: true, force: true });
   });
 }
 
@@ -160,8 +162,10 @@ export function seedLdif(): string {
     ],
   ];
   for (const u of Object.values(SEED_USERS)) {
+    // LDIF values of one attribute must be contiguous: slapadd keeps only the last run.
     const attrs: Array<[string, string]> = [
       ['objectClass', 'inetOrgPerson'],
+      ...(u.uid === 'carol' ? ([['objectClass', 'krbPrincipalAux']] as Array<[string, string]>) : []),
       ['uid', u.uid],
       ['cn', u.displayName],
       ['sn', u.displayName.split(' ')[1] ?? u.uid],
@@ -169,7 +173,7 @@ export function seedLdif(): string {
       ...u.mail.map((m): [string, string] => ['mail', m]),
       ['userPassword', ssha(u.password)],
     ];
-    if (u.uid === 'carol') attrs.push(['objectClass', 'krbPrincipalAux'], ['krbPrincipalName', SEED_CAROL_PRINCIPAL]);
+    if (u.uid === 'carol') attrs.push(['krbPrincipalName', SEED_CAROL_PRINCIPAL]);
     if (u.uid === 'dave') attrs.push(['pwdAccountLockedTime', SEED_LOCKED_TIME]);
     entries.push([`uid=${dnValue(u.uid)},ou=people,${b}`, attrs]);
   }
@@ -178,8 +182,9 @@ export function seedLdif(): string {
     groupDn(cn),
     [
       ['objectClass', cls],
-      ...(mail ? ([['objectClass', 'extensibleObject'], ['mail', mail]] as Array<[string, string]>) : []),
+      ...(mail ? ([['objectClass', 'extensibleObject']] as Array<[string, string]>) : []),
       ['cn', cn],
+      ...(mail ? ([['mail', mail]] as Array<[string, string]>) : []),
       ...members.map((m): [string, string] => [cls === 'groupOfNames' ? 'member' : 'uniqueMember', m]),
     ],
   ];
@@ -277,13 +282,20 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export async function startSlapd(opts: SlapdOptions = {}): Promise<Slapd> {
   installExitHook();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'openrms-slapd-'));
-  mkdirSync(path.join(dir, 'db'));
-  writeFileSync(path.join(dir, 'kerberos.schema'), KERBEROS_SCHEMA);
+  liveDirs.add(dir);
   const tls = opts.tls === true;
-  if (tls) makeCa(dir);
-  writeFileSync(path.join(dir, 'slapd.conf'), slapdConf(dir, tls));
-  writeFileSync(path.join(dir, 'seed.ldif'), seedLdif());
-  run(SLAPADD, ['-q', '-f', path.join(dir, 'slapd.conf'), '-l', path.join(dir, 'seed.ldif')], dir);
+  try {
+    mkdirSync(path.join(dir, 'db'));
+    writeFileSync(path.join(dir, 'kerberos.schema'), KERBEROS_SCHEMA);
+    if (tls) makeCa(dir);
+    writeFileSync(path.join(dir, 'slapd.conf'), slapdConf(dir, tls));
+    writeFileSync(path.join(dir, 'seed.ldif'), seedLdif());
+    run(SLAPADD, ['-q', '-f', path.join(dir, 'slapd.conf'), '-l', path.join(dir, 'seed.ldif')], dir);
+  } catch (e) {
+    liveDirs.delete(dir);
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
 
   let port = 0;
   let tlsPort = 0;
@@ -356,6 +368,7 @@ export async function startSlapd(opts: SlapdOptions = {}): Promise<Slapd> {
     } catch (e) {
       await stop();
       if (attempt >= 3) {
+        liveDirs.delete(dir);
         rmSync(dir, { recursive: true, force: true });
         throw e;
       }
@@ -384,6 +397,7 @@ export async function startSlapd(opts: SlapdOptions = {}): Promise<Slapd> {
     },
     async close() {
       await stop();
+      liveDirs.delete(dir);
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -1,2 +1,3 @@
 export {};
 export * from './negotiate-acceptor';
+export * from './ldap-directory';

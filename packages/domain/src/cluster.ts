@@ -21,6 +21,7 @@ export const SERVICE_PATHS = {
   license: '/licensing/license.asmx',
   publish: '/licensing/publish.asmx',
   templateDistribution: '/licensing/templateDistribution.asmx',
+  groupExpansion: '/groupexpansion/GroupExpansion.asmx',
 } as const;
 
 /** Validity of what the server issues unless policy says otherwise. */

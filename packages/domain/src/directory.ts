@@ -89,6 +89,12 @@ export interface LdapAttributeMap {
   groupMember: string[];
   /** Stable id attribute (AD: objectGUID, LDAP: entryUUID). */
   uniqueId: string;
+  /**
+   * What marks an account disabled. `userAccountControl` is read as AD's flags (bit 0x2,
+   * ACCOUNTDISABLE); any other attribute disables the account by being present (LDAP:
+   * pwdAccountLockedTime, set by the ppolicy overlay or an administrator). Empty = never disabled.
+   */
+  accountDisabled: string;
 }
 
 /** What `rmsctl directory set` stores for a cluster (the bind password is kept sealed, see issuance). */
