@@ -4,9 +4,47 @@
  * from samba-tool reading the DC's database, not from an LDAP client, so the objectGUID/objectSid
  * decoding is checked against Samba's.
  */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { isRmsError, type DirectoryUser, type LdapDirectoryConfig } from '@openrms/domain';
 import { type SambaAd, startSambaAd } from '../../../test/support/samba-ad';
 import { LdapDirectory } from './ldap-directory';
+
+const TSX = path.resolve(__dirname, '../../../node_modules/.bin/tsx');
+const CONFIG_INDEX = path.resolve(__dirname, '../../config/src/index.ts');
+const DIRECTORY_INDEX = path.resolve(__dirname, 'index.ts');
+
+/** A Windows-like client: python3-gssapi makes the SPNEGO token from the ccache kinit filled. */
+const INITIATOR_PY = `
+import base64, sys, gssapi
+target = gssapi.Name(sys.argv[1], gssapi.NameType.hostbased_service)
+spnego = gssapi.OID.from_int_seq('1.3.6.1.5.5.2')
+ctx = gssapi.SecurityContext(name=target, mech=spnego, usage='initiate', flags=gssapi.RequirementFlag.mutual_authentication)
+sys.stdout.write(base64.b64encode(ctx.step()).decode('ascii'))
+`;
+
+/**
+ * The server side in a process of its own: the Kerberos library reads KRB5_KTNAME from the C
+ * environment, which jest's copy of process.env never reaches. It sets the keytab as the server's
+ * start-up does and prints what the acceptor made of each token.
+ */
+const ACCEPTOR_DRIVER = `
+const { useKerberosAcceptorKeytab } = require(${JSON.stringify(CONFIG_INDEX)});
+const { KerberosNegotiateAcceptor } = require(${JSON.stringify(DIRECTORY_INDEX)});
+const [keytab, krb5Config, spn, ...tokens] = process.argv.slice(2);
+(async () => {
+  useKerberosAcceptorKeytab(keytab, krb5Config);
+  const acceptor = new KerberosNegotiateAcceptor({ keytab, spn });
+  for (const token of tokens) {
+    try {
+      process.stdout.write(JSON.stringify({ ok: true, principal: (await acceptor.accept(token)).principal }) + '\\n');
+    } catch (e) {
+      process.stdout.write(JSON.stringify({ ok: false, code: e.code, message: String(e.message) }) + '\\n');
+    }
+  }
+})();
+`;
 
 jest.setTimeout(180_000);
 
@@ -216,6 +254,31 @@ describe('LdapDirectory against a Samba AD DC', () => {
     } finally {
       await wrong.close();
     }
+  });
+
+  it("signs alice on with a ticket from the DC's KDC for the SPN it exported, and maps the principal to her account", () => {
+    const env = { ...process.env, KRB5_CONFIG: ad.krb5Config, KRB5RCACHEDIR: path.join(ad.dir, 'rcache') };
+    mkdirSync(env.KRB5RCACHEDIR, { recursive: true });
+    const tokenFor = (user: string, target: string): string => {
+      const ccEnv = { ...env, KRB5CCNAME: `FILE:${path.join(ad.dir, `cc-${user}`)}` };
+      const kinit = spawnSync('kinit', [`${user}@${ad.realm}`], { env: ccEnv, input: `${ad.users[user]!.password}\n`, encoding: 'utf8' });
+      expect(kinit.stderr).toBe('');
+      const r = spawnSync('/usr/bin/python3', ['-c', INITIATOR_PY, target], { env: ccEnv, encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`initiator: ${r.stderr}`);
+      return r.stdout.trim();
+    };
+    const good = tokenFor('alice', 'HTTP@rms.ad.openrms.test');
+    // A ticket for another service of the same realm (the DC's own host) must not pass.
+    const other = tokenFor('bob', 'host@dc1.ad.openrms.test');
+    const script = path.join(ad.dir, 'acceptor-driver.ts');
+    writeFileSync(script, ACCEPTOR_DRIVER);
+    const r = spawnSync(TSX, [script, ad.keytab, ad.krb5Config, ad.servicePrincipal, good, other], { env, encoding: 'utf8', timeout: 60_000 });
+    const answers = r.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { ok: boolean; principal?: string; code?: string });
+    expect({ answers, stderr: r.stderr }).toMatchObject({ answers: [{ ok: true, principal: 'alice@AD.OPENRMS.TEST' }, { ok: false, code: 'AuthenticationRequired' }] });
+    return dir.findUser({ by: 'kerberos', value: answers[0]!.principal! }).then((u) => {
+      expect(u?.name).toBe('alice');
+      expect(u?.email).toBe('alice@ad.openrms.test');
+    });
   });
 
   it('answers Unavailable once the DC is gone (last: it stops the DC)', async () => {
