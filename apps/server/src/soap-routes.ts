@@ -3,6 +3,7 @@ import { SERVICE_PATHS } from '@openrms/domain';
 import type { ClusterRuntime } from '@openrms/issuance';
 import {
   certificationServiceHandlers,
+  groupExpansionServiceHandlers,
   createSoapEndpoint,
   licenseServiceHandlers,
   loadService,
@@ -37,6 +38,14 @@ export function soapRoutes(runtime: ClusterRuntime, opts: { maxBodyBytes: number
     route('publish', publishServiceHandlers(licensing)),
     route('license', licenseServiceHandlers(licensing, { onItemError })),
     route('templateDistribution', templateDistributionServiceHandlers(licensing)),
+    route(
+      'groupExpansion',
+      groupExpansionServiceHandlers({
+        // Windows servers may send the address as `mail=user@…` (the binary interface's form).
+        isPrincipalMemberOf: (ctx, r) =>
+          licensing.isPrincipalMemberOf(ctx, { ...r, principalName: r.principalName?.replace(/^mail=/i, '') ?? null, targetGroups: r.targetGroups.map((g) => g.replace(/^mail=/i, '')) }),
+      }),
+    ),
   ];
   if (runtime.cluster.kind !== 'root') return common;
   return [

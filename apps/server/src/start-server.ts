@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import pino, { type DestinationStream, type Logger } from 'pino';
 import { loadMetricsConfig, type MetricsConfig, type ServerConfig, useKerberosAcceptorKeytab } from '@openrms/config';
 import { KerberosNegotiateAcceptor, LdapDirectory } from '@openrms/directory';
+import { isPrincipalMemberOf as askPeer } from '@openrms/soap';
 import { ClusterRuntime } from '@openrms/issuance';
 import { openStore, type Store } from '@openrms/store';
 import { createApp } from './create-app';
@@ -91,11 +92,13 @@ export async function startServer(config: ServerConfig, logger: Logger = createL
       ...(negotiate ? { negotiate } : {}),
       ...(config.kerberos ? { kerberosRealm: config.kerberos.realm } : {}),
       directoryFactory: (c) => new LdapDirectory(c),
+      peerMembership: (peer, q) => askPeer(peer.url, peer.credentials, q, { timeoutMs: 10_000 }),
       hooks: {
         onRequestLogError: (err, stats) => logger.warn({ err: (err as Error)?.message, ...stats }, 'request log write failed; rows kept for retry'),
         onRequestLogDrop: (count, stats) => logger.error({ count, ...stats }, 'request log queue full: oldest rows dropped'),
         onDirectoryError: (reason) => directoryErrors({ reason }, 'directory call failed'),
         onDirectoryChange: (description) => logger.info({ directory: description }, 'directory connection'),
+        onPeerError: (domain, reason) => directoryErrors({ peer: domain, reason }, 'group expansion peer did not answer'),
       },
     });
   } catch (e) {

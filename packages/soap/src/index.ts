@@ -18,3 +18,5 @@ export * from './services/template-distribution-service';
 export * from './services/sub-enroll-service';
 export * from './clients/cluster-client';
 export * from './services/precertification-service';
+export * from './services/group-expansion-service';
+export * from './clients/group-expansion-client';

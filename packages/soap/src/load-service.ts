@@ -44,6 +44,7 @@ export const SERVICE_WSDL_FILES = {
   license: 'license.wsdl',
   publish: 'publish.wsdl',
   templateDistribution: 'template-distribution.wsdl',
+  groupExpansion: 'group-expansion.wsdl',
 } as const;
 
 const cache = new Map<string, ServiceDescription>();

@@ -57,6 +57,10 @@ const EXPECTED: Record<string, Expected> = {
     ns: `${DRM}/CertificationService`, portType: 'PrecertificationWebServiceSoap', service: 'PrecertificationWebService', soap12: true,
     path: '/certification/Precertification.asmx', ops: { Precertify: true },
   },
+  'group-expansion.wsdl': {
+    ns: `${DRM}/GroupExpansionWebService`, portType: 'GroupExpansionWebServiceSoap', service: 'GroupExpansionWebService', soap12: true,
+    path: '/groupexpansion/GroupExpansion.asmx', ops: { IsPrincipalMemberOf: true },
+  },
 };
 const FILES = Object.keys(EXPECTED);
 
@@ -153,6 +157,24 @@ describe('wsdl/*.wsdl', () => {
     expect(docOf('service')).toBe('A web service used to enroll additional DRM servers in an enterprise');
     expect(text).toContain('type="s1:guid"');
     expect(text).toContain('targetNamespace="http://microsoft.com/wsdl/types/"');
+  });
+
+  it('group-expansion.wsdl declares the MS-RMPRS 3.5 request and response members', () => {
+    const defs = parseXmlSecurely(fs.readFileSync(path.join(WSDL_DIR, 'group-expansion.wsdl'), 'utf8')).documentElement!;
+    const schema = defs.getElementsByTagNameNS(NS.xsd, 'schema').item(0)!;
+    const decl = (name: string) =>
+      Array.from(schema.getElementsByTagNameNS(NS.xsd, 'element')).find((e) => e.parentNode === schema && e.getAttribute('name') === name)!;
+    const members = (name: string) =>
+      Array.from(decl(name).getElementsByTagNameNS(NS.xsd, 'element')).map((e) =>
+        [e.getAttribute('name'), e.getAttribute('type'), e.getAttribute('minOccurs'), e.getAttribute('maxOccurs')].join(' '));
+    expect(members('IsPrincipalMemberOf')).toEqual([
+      'principalName s:string 0 1',
+      'principalCrossForest s:string 0 1',
+      'targetGroups tns:ArrayOfString 0 1',
+      'crossForestCallsSoFar s:int 1 1',
+    ]);
+    expect(members('IsPrincipalMemberOfResponse')).toEqual(['IsPrincipalMemberOfResult s:boolean 1 1']);
+    expect(SERVICE_PATHS.groupExpansion).toBe('/groupexpansion/GroupExpansion.asmx');
   });
 
   describe('as python3-zeep reads them', () => {
