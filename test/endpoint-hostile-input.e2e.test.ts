@@ -26,6 +26,7 @@ const CERT_NS = 'http://microsoft.com/DRM/CertificationService';
 const LIC_NS = 'http://microsoft.com/DRM/LicensingService';
 const PUB_NS = 'http://microsoft.com/DRM/PublishingService';
 const TPL_NS = 'http://microsoft.com/DRM/TemplateDistributionService';
+const GX_NS = 'http://microsoft.com/DRM/GroupExpansionWebService';
 
 const DRM = 'Microsoft.DigitalRightsManagement';
 const FAULTS = {
@@ -256,6 +257,16 @@ describe('hostile input on every endpoint of a root cluster (SQLite)', () => {
       user: patAuth,
       body: () => `<AcquireTemplateInformation xmlns="${TPL_NS}"/>`,
       ok: (r) => expect(r.text).toMatch(/<GuidHashCount>\d+<\/GuidHashCount>/),
+    },
+    {
+      // Restricted like ServerCertification: the service account is in RMS Service Group.
+      path: '/_wmcs/groupexpansion/GroupExpansion.asmx',
+      ns: GX_NS,
+      op: 'IsPrincipalMemberOf',
+      user: svcAuth,
+      body: () =>
+        `<IsPrincipalMemberOf xmlns="${GX_NS}"><principalName>${pat.email}</principalName><principalCrossForest>${pat.email}</principalCrossForest><targetGroups><string>RMS Service Group</string><string>nobody-group@example.test</string></targetGroups><crossForestCallsSoFar>0</crossForestCallsSoFar></IsPrincipalMemberOf>`,
+      ok: (r) => expect(r.text).toContain('<IsPrincipalMemberOfResult>false</IsPrincipalMemberOfResult>'),
     },
   ];
 
