@@ -66,7 +66,7 @@ describe('directory people and Kerberos sign-on (slapd + MIT KDC, member process
     const prov = rmsctl(['provision', 'root', '--database', db.url, '--cluster-url', base, '--service-account', 'rms-svc', '--admin', 'admin', '--admin-password-env', 'ADMIN_PW', '--key-password-env', 'KEY_PW'], env);
     expect(prov.stderr).toBe('');
     const set = rmsctl(
-      ['directory', 'set', '--database', db.url, '--kind', 'ldap', '--url', slapd.url, '--bind-dn', SEED_BIND_DN, '--bind-password-env', 'BIND_PW', '--base-dn', SEED_BASE_DN, '--realm', kdc.realm, '--cache-ttl', '300'],
+      ['directory', 'set', '--database', db.url, '--kind', 'ldap', '--url', slapd.url, '--bind-dn', SEED_BIND_DN, '--bind-password-env', 'BIND_PW', '--base-dn', SEED_BASE_DN, '--realm', kdc.realm, '--cache-ttl', '300', '--admin-group', SEED_GROUPS.finance.mail],
       env,
     );
     expect(set.stderr).toBe('');
@@ -133,6 +133,18 @@ describe('directory people and Kerberos sign-on (slapd + MIT KDC, member process
     const opened = await bob.open(protectedFile);
     expect(opened.content.toString()).toBe('quarterly figures');
     expect((await bob.identity()).email).toBe('bob@openrms.test');
+  });
+
+  test('the admin pages take Kerberos too: members of the directory admin group get them, others a 403', async () => {
+    const bob = await kdc.kinit('bob', KDC_USERS.bob);
+    const page = await curlNegotiate(`http://${SERVICE_HOST}:${port}/_wmcs/admin/`, { env: bob.env });
+    expect(page.status).toBe(200);
+    expect(page.body).toContain('</html>');
+    const alice = await kdc.kinit('alice', KDC_USERS.alice);
+    expect((await curlNegotiate(`http://${SERVICE_HOST}:${port}/_wmcs/admin/`, { env: alice.env })).status).toBe(403);
+    const unauthenticated = await fetch(`${base}/_wmcs/admin/`);
+    expect(unauthenticated.status).toBe(401);
+    expect(unauthenticated.headers.get('www-authenticate')).toMatch(/^Negotiate, Basic realm="OpenRMS administration"/);
   });
 
   test('carol, not a member, is refused with the no-rights fault', async () => {
