@@ -64,8 +64,8 @@ async function mustRun(cmd: string, args: string[], opts: Parameters<typeof runC
   return r;
 }
 
-/** A port free on 127.0.0.1 for both TCP and UDP at the moment of asking (the KDC binds both). */
-async function freePort(): Promise<number> {
+/** A port free on 127.0.0.1 for both TCP and UDP at the moment of asking (a KDC binds both). */
+export async function freeTcpUdpPort(): Promise<number> {
   for (let attempt = 0; attempt < 20; attempt++) {
     const port = await new Promise<number>((resolve, reject) => {
       const s = net.createServer();
@@ -82,7 +82,7 @@ async function freePort(): Promise<number> {
     });
     if (udpFree) return port;
   }
-  throw new Error('no free port for the KDC');
+  throw new Error('no free TCP+UDP port on 127.0.0.1');
 }
 
 function canConnect(port: number): Promise<boolean> {
@@ -241,7 +241,7 @@ export async function startKdc(): Promise<KdcFixture> {
   };
 
   try {
-    const port = await freePort();
+    const port = await freeTcpUdpPort();
     writeFileSync(kdcProfile, kdcConf(dir, port));
     writeFileSync(krb5Config, krb5Conf(port));
     writeFileSync(path.join(dir, 'kadm5.acl'), '');

@@ -22,10 +22,10 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import dgram from 'node:dgram';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { freeTcpUdpPort } from './kdc';
 
 export const AD_REALM = 'AD.OPENRMS.TEST';
 export const AD_DOMAIN = 'OPENRMS';
@@ -199,26 +199,6 @@ function canConnect(port: number, host = '127.0.0.1'): Promise<boolean> {
   });
 }
 
-/** A port free on 127.0.0.1 for TCP and UDP at the moment of asking (the KDC binds both). */
-async function freePort(): Promise<number> {
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const port = await new Promise<number>((resolve, reject) => {
-      const s = net.createServer();
-      s.once('error', reject);
-      s.listen(0, '127.0.0.1', () => {
-        const p = (s.address() as net.AddressInfo).port;
-        s.close(() => resolve(p));
-      });
-    });
-    const udpFree = await new Promise<boolean>((resolve) => {
-      const u = dgram.createSocket('udp4');
-      u.once('error', () => resolve(false));
-      u.bind(port, '127.0.0.1', () => u.close(() => resolve(true)));
-    });
-    if (udpFree) return port;
-  }
-  throw new Error('no free port for the Samba KDC');
-}
 
 // ---------------------------------------------------------------------------------------------
 // The machine-wide lock.
@@ -538,8 +518,8 @@ export async function startSambaAd(opts: StartSambaAdOptions = {}): Promise<Samb
     runDir = parent;
     const dir = path.join(parent, 'dc');
     mustRun('cp', ['-a', tpl, dir]);
-    const kdcPort = await freePort();
-    const kpasswdPort = await freePort();
+    const kdcPort = await freeTcpUdpPort();
+    const kpasswdPort = await freeTcpUdpPort();
     const smbConf = path.join(dir, 'etc', 'smb.conf');
     const conf = readFileSync(smbConf, 'utf8')
       .split(info.provisionedDir)
