@@ -1,6 +1,6 @@
 import { createPublicKey } from 'node:crypto';
 import { compareVersions, isRmsError, parseVersion, RmsError } from '@openrms/domain';
-import { parseXrml, publicKeysEqual, readSpc, verifyChain, verifyXrmlSignature } from '@openrms/xrml';
+import { parseXrml, publicKeysEqual, readCertificate, readSpc, verifyChain, verifyXrmlSignature } from '@openrms/xrml';
 import { type Caller, claimedIssuerKey, fail, type IssuingContext } from './issuing-context';
 import { issueRac } from './issue-rac';
 import type { Policies } from './policies';
@@ -37,7 +37,12 @@ function verifyMachineChain(ctx: IssuingContext, chain: string[], p: Policies) {
       const self = readSpc(leaf).publicKey;
       if (!p.spcTrust.allowSelfIssued) bad('self-issued machine certificates are not accepted here');
       if (!publicKeysEqual(claimed, self)) bad('a single machine certificate must be issued by its own key');
-      spc = readSpc(verifyXrmlSignature(leaf, self));
+      const verified = verifyXrmlSignature(leaf, self);
+      // A chain's validity is checked by verifyChain; a lone certificate's here, the same way.
+      const { validFrom, validUntil } = readCertificate(verified);
+      const now = ctx.clock.now();
+      if ((validFrom && now < validFrom) || (validUntil && now >= validUntil)) bad('the machine certificate is expired or not yet valid');
+      spc = readSpc(verified);
     } else {
       const trusted = p.spcTrust.caKeysPem.map((pem) => createPublicKey(pem));
       verifyChain(chain, { trustedRootKeys: trusted, now: ctx.clock.now() });

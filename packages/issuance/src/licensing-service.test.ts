@@ -116,6 +116,21 @@ describe('Certify', () => {
     await expectCode(rt.licensing.precertify(await caller('alice'), { userName: 'nobody@example.test' }), 'AdEntrySearchFailed');
   });
 
+  it('refuses a lone machine certificate outside its own validity, however well signed', async () => {
+    const c = new FakeClient(clock.now());
+    const withValidity = (from: string, until: string) => {
+      const unsigned = parseXrml(c.spc).xml.replace(/<ds:Signature[\s\S]*<\/ds:Signature>|<Signature[\s\S]*<\/Signature>/, '');
+      const dated = unsigned.replace('</ISSUEDTIME>', `</ISSUEDTIME><VALIDITYTIME><FROM>${from}</FROM><UNTIL>${until}</UNTIL></VALIDITYTIME>`);
+      return signXrml(dated, c.machineKey);
+    };
+    for (const [from, until] of [['2001-01-01T00:00', '2002-01-01T00:00'], ['9990-01-01T00:00', '9999-01-01T00:00']] as const) {
+      await expectCode(rt.licensing.certify(await caller('bob'), { machineChain: [withValidity(from, until)], persistent: true }), 'VerifyMachineCertificateChainFailed');
+    }
+    // The same certificate with a validity that covers now is accepted.
+    const ok = withValidity('2000-01-01T00:00', '9000-01-01T00:00');
+    expect((await rt.licensing.certify(await caller('bob'), { machineChain: [ok], persistent: true })).chain.length).toBeGreaterThanOrEqual(2);
+  });
+
   it('refuses a machine certificate that does not verify, and a lockbox below the minimum', async () => {
     const c = new FakeClient(clock.now());
     await expectCode(rt.licensing.certify(await caller('bob'), { machineChain: [c.spc.replace('OpenRMS tests', 'OpenRMS fakes')], persistent: true }), 'VerifyMachineCertificateChainFailed');
