@@ -33,6 +33,10 @@ export function isNil(el: Element): boolean {
 export function childText(el: Element, localName: string, ns: string | null = el.namespaceURI): string | undefined {
   const child = childElement(el, localName, ns);
   if (!child || isNil(child)) return undefined;
+  // An xs:string holds text: markup inside it is not "the text of its descendants" (.NET refuses it too).
+  for (let n = child.firstChild; n; n = n.nextSibling) {
+    if (n.nodeType === 1) throw new RmsError('MalformedRequest', `${localName} must hold text, not elements`);
+  }
   return child.textContent ?? '';
 }
 

@@ -138,6 +138,8 @@ describe('parseSoapRequest: VersionData', () => {
     ['a header in another namespace', versionData(NS_LICENSING, '1.0.0.0', '1.0.0.0'), 'MalformedDataVersion'],
     ['unqualified children', `<VersionData xmlns="${NS_SERVER}"><MinimumVersion xmlns="">1.0.0.0</MinimumVersion><MaximumVersion xmlns="">1.0.0.0</MaximumVersion></VersionData>`, 'MalformedDataVersion'],
     ['two headers', VD10 + VD10, 'MalformedDataVersion'],
+    ['element content in MinimumVersion', `<VersionData xmlns="${NS_SERVER}"><MinimumVersion><x>1.0.0.0</x></MinimumVersion><MaximumVersion>1.0.0.0</MaximumVersion></VersionData>`, 'MalformedDataVersion'],
+    ['element content beside the text of MaximumVersion', `<VersionData xmlns="${NS_SERVER}"><MinimumVersion>1.0.0.0</MinimumVersion><MaximumVersion>1.0.<b/>0.0</MaximumVersion></VersionData>`, 'MalformedDataVersion'],
     ['a maximum above the server', versionData(NS_SERVER, '1.0.0.0', '9.0.0.0'), 'UnsupportedDataVersion'],
     ['a maximum below the server minimum', versionData(NS_SERVER, '0.9.0.0', '0.9.0.0'), 'UnsupportedDataVersion'],
   ])('rejects %s', (_what, header, code) => {

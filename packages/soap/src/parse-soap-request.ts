@@ -99,7 +99,15 @@ export function parseSoapRequest(input: SoapHttpInput, service: ServiceDescripti
       const vd = versionHeaders[0];
       if (!vd) throw new RmsError('MalformedDataVersion', 'The VersionData SOAP header is missing.');
       if (versionHeaders.length > 1) throw new RmsError('MalformedDataVersion', 'The request carries more than one VersionData header.');
-      version = negotiateVersion(childText(vd, 'MinimumVersion'), childText(vd, 'MaximumVersion'), serverVersions);
+      let min: string | undefined;
+      let max: string | undefined;
+      try {
+        min = childText(vd, 'MinimumVersion');
+        max = childText(vd, 'MaximumVersion');
+      } catch {
+        throw new RmsError('MalformedDataVersion', 'MinimumVersion and MaximumVersion must hold a version, not elements.');
+      }
+      version = negotiateVersion(min, max, serverVersions);
     }
     return { soapVersion, service, operation, bodyElement, document, version, serverVersions };
   } catch (e) {

@@ -13,11 +13,22 @@ export interface ServerServicePort {
 
 const SERVER_INFO_TYPES = new Set(['VersionInfo', 'ServerFeatureInfo', 'ServerLicensorCertificate', 'ServiceLocations']);
 
+/**
+ * There are 4 ServerInfoTypes and 11 ServiceTypes: a real client asks for each once. The caps keep
+ * one small request from buying a huge answer (every item repeats an SLC chain, say).
+ */
+export const SERVER_SERVICE_LIMITS = { serverInfoRequests: 32, serviceLocationRequests: 32 } as const;
+
+function capped(items: Element[], max: number, what: string): Element[] {
+  if (items.length > max) throw new RmsError('Argument', `at most ${max} ${what} per request, got ${items.length}`);
+  return items;
+}
+
 /** The Type of each ServiceLocationRequest, in order; a nil entry is skipped as .NET would skip a null. */
 function requestedServiceTypes(req: SoapRequest): string[] {
   const names = childElement(req.bodyElement, 'ServiceNames');
   if (!names || isNil(names)) return [];
-  return childElements(names, 'ServiceLocationRequest')
+  return capped(childElements(names, 'ServiceLocationRequest'), SERVER_SERVICE_LIMITS.serviceLocationRequests, 'ServiceLocationRequest items')
     .filter((r) => !isNil(r))
     .map((r, i) => {
       const t = childText(r, 'Type');
@@ -41,7 +52,7 @@ function writeLocations(locations: ServiceLocationAnswer[]): XmlWriter {
 function serverInfoRequests(req: SoapRequest): ServerInfoRequest[] {
   const arr = childElement(req.bodyElement, 'requests');
   if (!arr || isNil(arr)) throw new RmsError('ArgumentNull', 'requests is null');
-  return childElements(arr, 'ServerInfoRequest')
+  return capped(childElements(arr, 'ServerInfoRequest'), SERVER_SERVICE_LIMITS.serverInfoRequests, 'ServerInfoRequest items')
     .filter((r) => !isNil(r))
     .map((r, i) => {
       const type = childText(r, 'Type')?.trim();
