@@ -3,12 +3,12 @@ import pino, { type Logger } from 'pino';
 import { loadWorkerConfig, redisDisplayUrl, type WorkerConfig } from '@openrms/config';
 import { RmsError } from '@openrms/domain';
 import { checkClusterKeyPassword, isUnrecoverableJobError, renewSlcIfDue, runExpirySweep } from '@openrms/issuance';
-import { closeRedis, connectWorkerRedis, DEFAULT_PREFIX, ensureSchedulers, startWorkers, type WorkerEvent } from '@openrms/jobs';
+import { closeRedis, connectWorkerRedis, DEFAULT_PREFIX, ensureSchedulers, keepSchedulers, startWorkers, type WorkerEvent } from '@openrms/jobs';
 import { ClusterClient } from '@openrms/soap';
 import { openStore, type Store } from '@openrms/store';
 
 /** Exit codes shared with rmsctl (apps/cli/src/command.ts). */
-const EXIT = { InvalidInput: 2, KeyPasswordInvalid: 4, NotProvisioned: 5, Unavailable: 6 } as const;
+const EXIT = { InvalidInput: 2, KeyPasswordInvalid: 4, NotProvisioned: 5, NotFound: 5, Unavailable: 6 } as const;
 
 function createLogger(level: string): Logger {
   return pino({ level, redact: ['password', '*.password', 'keyPassword', '*.keyPassword', 'credentials'], base: { app: 'openrms-worker' } });
@@ -79,7 +79,6 @@ async function main(): Promise<void> {
 
 async function run(config: WorkerConfig, store: Store, logger: Logger, prefix: string): Promise<void> {
   const jobs = config.jobs;
-  if ((await store.schemaVersion()) === 0) throw new RmsError('NotProvisioned', `${store.displayUrl} holds no OpenRMS cluster; provision it first`);
   const cluster = await store.clusters.get();
   // A wrong password fails here, at start-up, rather than in every job.
   await checkClusterKeyPassword(store, config.keyPassword);
@@ -123,6 +122,17 @@ async function run(config: WorkerConfig, store: Store, logger: Logger, prefix: s
     every: { renewalMs: jobs.renewalEveryMs, expiryMs: jobs.expiryEveryMs },
     retry: { attempts: jobs.attempts, backoffMs: jobs.backoffMs },
   });
+  // Redis may come back empty (restarted without persistence): put the schedules back when they are gone.
+  const keeper = keepSchedulers({
+    connection,
+    prefix,
+    clusterId: cluster.id,
+    every: { renewalMs: jobs.renewalEveryMs, expiryMs: jobs.expiryEveryMs },
+    retry: { attempts: jobs.attempts, backoffMs: jobs.backoffMs },
+    checkEveryMs: jobs.schedulerCheckEveryMs,
+    onRestored: (restored) => logger.warn({ schedulers: restored }, 'job schedulers were missing from Redis and have been re-created'),
+    onError: (message) => logger.debug({ reason: message }, 'could not check the job schedulers'),
+  });
   logger.info(
     { cluster: cluster.id, kind: cluster.kind, redis: redisDisplayUrl(config.redisUrl), prefix, schedulers: ids, worker: config.workerName, renewalWindowDays: jobs.renewalWindowDays },
     'OpenRMS worker ready',
@@ -134,8 +144,9 @@ async function run(config: WorkerConfig, store: Store, logger: Logger, prefix: s
     if (closing) return;
     closing = true;
     logger.info({ sig }, 'shutting down: finishing the running job first');
-    workers
+    keeper
       .close()
+      .then(() => workers.close())
       .then(() => closeRedis(connection))
       .then(() => store.close())
       .then(

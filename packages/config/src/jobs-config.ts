@@ -27,6 +27,8 @@ export interface JobsConfig {
   /** A worker that stops renewing its lock (killed) loses its job to another after about this. */
   lockDurationMs: number;
   stalledIntervalMs: number;
+  /** How often a worker checks that its job schedulers still exist in Redis (RMS_JOB_SCHEDULER_CHECK). */
+  schedulerCheckEveryMs: number;
   concurrency: number;
   /** In-process mode: delay before the first run after start-up. */
   firstRunDelayMs: number;
@@ -103,6 +105,7 @@ export function loadJobsConfig(flags: JobsFlags, env: Env = process.env): JobsCo
     backoffMs: dur('RMS_JOB_BACKOFF', '1s', 'RMS_JOB_BACKOFF'),
     lockDurationMs: dur('RMS_JOB_LOCK_DURATION', '30s', 'RMS_JOB_LOCK_DURATION'),
     stalledIntervalMs: dur('RMS_JOB_STALLED_INTERVAL', '30s', 'RMS_JOB_STALLED_INTERVAL'),
+    schedulerCheckEveryMs: dur('RMS_JOB_SCHEDULER_CHECK', '15s', 'RMS_JOB_SCHEDULER_CHECK'),
     concurrency: parseCount(pick(undefined, 'RMS_JOB_CONCURRENCY') ?? '1', 'RMS_JOB_CONCURRENCY', 1, 64),
     firstRunDelayMs: dur('RMS_JOBS_FIRST_RUN', '10s', 'RMS_JOBS_FIRST_RUN'),
     testJobDelayMs: pick(undefined, 'RMS_TEST_JOB_DELAY') === undefined ? 0 : dur('RMS_TEST_JOB_DELAY', '0', 'RMS_TEST_JOB_DELAY'),

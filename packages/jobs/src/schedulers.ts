@@ -56,3 +56,59 @@ export async function ensureSchedulers(opts: EnsureSchedulersOptions): Promise<{
   }
   return ids;
 }
+
+export interface KeepSchedulersOptions extends EnsureSchedulersOptions {
+  /** How often to look (default 15 s). */
+  checkEveryMs?: number;
+  /** The schedulers were missing (Redis restarted empty, someone removed them) and are back. */
+  onRestored?: (ids: { slcRenewal: string; expiry: string }) => void;
+  onError?: (message: string) => void;
+}
+
+export interface SchedulerKeeper {
+  /** Looks now; resolves true when it had to re-create a scheduler. */
+  check(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/**
+ * Keeps the two schedulers of a cluster in Redis for as long as a worker runs: a Redis that
+ * restarted without its data (or a `queues clean` gone too far) loses them, and without them no
+ * renewal ever runs again. Every worker checks; re-creating is idempotent, so several workers
+ * restoring at once still leave one schedule each.
+ */
+export function keepSchedulers(opts: KeepSchedulersOptions): SchedulerKeeper {
+  const prefix = opts.prefix ?? DEFAULT_PREFIX;
+  const ids = schedulerIds(opts.clusterId);
+  const renewal = new Queue<SlcRenewalJob>(QUEUES.slcRenewal, { connection: opts.connection, prefix });
+  const expiry = new Queue<ExpiryJob>(QUEUES.expiry, { connection: opts.connection, prefix });
+  let running: Promise<boolean> | undefined;
+  const check = (): Promise<boolean> => {
+    running ??= (async () => {
+      try {
+        const [r, e] = await Promise.all([renewal.getJobScheduler(ids.slcRenewal), expiry.getJobScheduler(ids.expiry)]);
+        if (r && e) return false;
+        await ensureSchedulers(opts);
+        opts.onRestored?.(ids);
+        return true;
+      } catch (err) {
+        // Redis is down: the next look tries again; the worker's own connection reports the outage.
+        opts.onError?.(err instanceof Error ? err.message : String(err));
+        return false;
+      } finally {
+        running = undefined;
+      }
+    })();
+    return running;
+  };
+  const timer = setInterval(() => void check(), opts.checkEveryMs ?? 15_000);
+  timer.unref();
+  return {
+    check,
+    async close() {
+      clearInterval(timer);
+      await running;
+      await Promise.all([renewal.close(), expiry.close()]);
+    },
+  };
+}
