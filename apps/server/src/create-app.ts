@@ -1,13 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
-import { endpointPath, type DaclRight, RmsError } from '@openrms/domain';
+import { endpointPath, type DaclRight, isRmsError, RmsError } from '@openrms/domain';
 import type { AuthenticatedPrincipal, ClusterRuntime } from '@openrms/issuance';
 import { buildSoapFault, type ServiceDescription, type SoapEndpoint, wsdlForRequest } from '@openrms/soap';
 import type { Store } from '@openrms/store';
 import { ADMIN_API_PATH, adminApi } from './admin-api';
 import { ADMIN_PAGES_PATH, adminPages } from './admin-pages/admin-pages';
 import { parseBasicAuth } from './basic-auth';
+import { BodyError, readBody } from './read-body';
+import { rateLimitedLog } from './rate-limited-log';
 import { forwardToRoot } from './forward-to-root';
 import { METRICS_PATH, metricsHandler, ServerMetrics } from './metrics';
 import { QUEUE_DASHBOARD_PATH, queueRoutes, type ServerQueues } from './queue-routes';
@@ -67,6 +69,7 @@ export function createApp(deps: AppDeps): express.Express {
   const { runtime, logger } = deps;
   const routes = new Map(deps.routes.map((r) => [endpointPath(r.path), r]));
   const forwards = new Map((deps.forwards ?? []).map((f) => [endpointPath(f.path), f.target]));
+  const signOnFailures = rateLimitedLog(logger, 10_000);
   const metrics = new ServerMetrics({ runtime, store: deps.store, logger, ...(deps.queues ? { queues: deps.queues } : {}) });
   const app = express();
   app.disable('x-powered-by');
@@ -133,7 +136,30 @@ export function createApp(deps: AppDeps): express.Express {
     });
   });
 
-  const rawBody = express.raw({ type: () => true, limit: deps.maxBodyBytes });
+  /** The body, or an answer already sent (413 at once, 400) and undefined. */
+  const bodyOf = async (req: Request, res: Response): Promise<Buffer | undefined> => {
+    try {
+      return await readBody(req, deps.maxBodyBytes);
+    } catch (e) {
+      const status = e instanceof BodyError ? e.status : 400;
+      // The rest of the body is never read: answer, then drop the connection.
+      res.once('finish', () => req.socket.destroy());
+      res.set('Connection', 'close').status(status).type('text/plain').send(status === 413 ? `request body larger than ${deps.maxBodyBytes} bytes` : 'bad request');
+      return undefined;
+    }
+  };
+
+  /** A Host header that makes a URL (host, IPv4 or [IPv6], optional port), or undefined. */
+  const hostOf = (req: Request): string | undefined => {
+    const host = req.get('host');
+    if (host === undefined) return 'localhost';
+    if (!/^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]{1,253})(?::\d{1,5})?$/.test(host)) return undefined;
+    try {
+      return new URL(`http://${host}`).host === host.toLowerCase() ? host : undefined;
+    } catch {
+      return undefined;
+    }
+  };
 
   app.all(METRICS_PATH, metricsHandler({ metrics, runtime, store: deps.store, logger, ...(deps.metricsToken ? { token: deps.metricsToken } : {}) }));
 
@@ -142,10 +168,11 @@ export function createApp(deps: AppDeps): express.Express {
     const forwardTarget = forwards.get(endpointPath(req.path));
     if (forwardTarget) {
       // The root authenticates and authorises these itself; this member adds nothing but transport.
-      rawBody(req, res, async (err?: unknown) => {
-        if (err) return next(err);
+      void (async () => {
+        const body = await bodyOf(req, res);
+        if (!body) return;
         const started = process.hrtime.bigint();
-        const r = await forwardToRoot(req, res, Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0), forwardTarget, logger);
+        const r = await forwardToRoot(req, res, body, forwardTarget, logger);
         recordRequest(res, {
           at: new Date(),
           operation: `${actionName(req)} (forwarded)`,
@@ -156,14 +183,19 @@ export function createApp(deps: AppDeps): express.Express {
           serverId: runtime.serverId,
           requestId: res.locals.requestId as string,
         }, 'forwarded');
-      });
+      })().catch(next);
       return;
     }
     const route = routes.get(endpointPath(req.path));
     if (!route) return next();
     if (req.method === 'GET' || req.method === 'HEAD') {
       const wantsWsdl = Object.keys(req.query as object).some((k) => k.toLowerCase() === 'wsdl');
-      const self = `${req.protocol}://${req.get('host') ?? 'localhost'}${full}`;
+      const host = hostOf(req);
+      if (!host) {
+        res.status(400).type('text/plain').send('bad Host header');
+        return;
+      }
+      const self = `${req.protocol}://${host}${full}`;
       if (wantsWsdl) {
         res.type('text/xml; charset=utf-8').send(wsdlForRequest(route.service, self));
       } else {
@@ -182,7 +214,10 @@ export function createApp(deps: AppDeps): express.Express {
       // The directory cannot answer (and nothing fresh enough is cached): the protocol's fault, not a 401,
       // so clients do not prompt for a password that is not the problem.
       const f = buildSoapFault(soapVersionOf(req), e, { correlationId: res.locals.requestId as string });
-      (res.locals.log as Logger).warn({ endpoint: full, reason: (e as Error).message }, 'sign-on failed: the directory did not answer');
+      signOnFailures(
+        { requestId: res.locals.requestId, endpoint: full, fault: f.faultName, reason: (e as Error)?.message },
+        isRmsError(e, 'AdEntrySearchFailed') ? 'sign-on failed: the directory did not answer' : 'sign-on failed',
+      );
       recordRequest(res, {
         at: new Date(),
         operation: actionName(req),
@@ -231,15 +266,14 @@ export function createApp(deps: AppDeps): express.Express {
       res.set('Connection', 'close').status(403).type(f.contentType).send(f.body);
       return;
     }
-    rawBody(req, res, async (err?: unknown) => {
-      if (err) {
-        const e = err as { type?: string };
-        logRefusal(principal.name, e.type === 'entity.too.large' ? 'HTTP 413 body too large' : 'HTTP 400 unreadable body');
-        return next(err);
+    {
+      const body = await bodyOf(req, res);
+      if (!body) {
+        logRefusal(principal.name, res.statusCode === 413 ? 'HTTP 413 body too large' : 'HTTP 400 unreadable body');
+        return;
       }
       const started = process.hrtime.bigint();
       const requestId = res.locals.requestId as string;
-      const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
       const out = await route.endpoint(
         { body, contentType: req.get('content-type'), soapActionHeader: req.get('soapaction'), correlationId: requestId },
         { requestId, principal },
@@ -256,7 +290,7 @@ export function createApp(deps: AppDeps): express.Express {
         requestId,
       }, metricsOperation(out.operation));
       res.status(out.status).type(out.contentType).send(out.body);
-    });
+    }
   });
 
   app.use(ADMIN_API_PATH, adminApi({ runtime, store: deps.store, logger }));

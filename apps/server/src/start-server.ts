@@ -8,15 +8,24 @@ import { isPrincipalMemberOf as askPeer } from '@openrms/soap';
 import { ClusterRuntime } from '@openrms/issuance';
 import { openStore, type Store } from '@openrms/store';
 import { createApp } from './create-app';
+import { drainHttpServer } from './drain-http-server';
 import { type InProcessJobs, startInProcessJobs } from './in-process-jobs';
 import { openServerQueues, type ServerQueues } from './queue-routes';
+import { rateLimitedLog } from './rate-limited-log';
 import { rootForwards, soapRoutes } from './soap-routes';
 
 export interface RunningServer {
   url: string;
   runtime: ClusterRuntime;
-  close(): Promise<void>;
+  /**
+   * Graceful stop: no new connections, requests in flight answered (cut after `graceMs`, default
+   * DRAIN_GRACE_MS), then jobs, request log, queues and database closed.
+   */
+  close(graceMs?: number): Promise<void>;
 }
+
+/** How long a stopping member waits for requests in flight; the process exits within SHUTDOWN_LIMIT_MS (stop-on-signals). */
+export const DRAIN_GRACE_MS = 8_000;
 
 /** Fields that must never be written out, should one ever be logged by mistake. */
 const REDACT = [
@@ -44,30 +53,13 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
   return destination ? pino(opts, destination) : pino(opts);
 }
 
-/**
- * A directory outage fails every sign-on at once: log the first failure and then at most one line
- * per interval, saying how many were not written.
- */
-function rateLimitedLog(logger: Logger, intervalMs: number): (obj: object, msg: string) => void {
-  let last = 0;
-  let suppressed = 0;
-  return (obj, msg) => {
-    const now = Date.now();
-    if (now - last < intervalMs) {
-      suppressed += 1;
-      return;
-    }
-    logger.warn({ ...obj, ...(suppressed ? { suppressed } : {}) }, msg);
-    last = now;
-    suppressed = 0;
-  };
-}
-
 export interface ServerExtras {
   /** The /metrics bearer token; RMS_METRICS_TOKEN when not given. */
   metrics?: MetricsConfig;
   /** Redis of the BullMQ queues: dashboard, queue metrics and a readiness check. Without it jobs run in-process. */
   queues?: { redisUrl: string; prefix?: string };
+  /** A server already listening (`serve --setup`): it is handed this member's app instead of a new socket being opened. */
+  server?: Server;
 }
 
 /**
@@ -118,18 +110,25 @@ export async function startServer(config: ServerConfig, logger: Logger = createL
     ...(metricsConfig.token ? { metricsToken: metricsConfig.token } : {}), ...(queues ? { queues } : {}) });
   // Negotiate tokens of people in many groups reach 64 KiB (a Kerberos PAC); Node's default header cap is 16 KiB.
   const serverOptions = { maxHeaderSize: 80 * 1024 };
-  const server: Server = config.tls ? createHttpsServer({ ...serverOptions, cert: config.tls.cert, key: config.tls.key }, app) : createHttpServer(serverOptions, app);
+  const server: Server = extras.server ?? (config.tls ? createHttpsServer({ ...serverOptions, cert: config.tls.cert, key: config.tls.key }, app) : createHttpServer(serverOptions, app));
   server.headersTimeout = 20_000;
   server.requestTimeout = 60_000;
   server.keepAliveTimeout = 5_000;
+  if (extras.server) {
+    // The set-up app steps aside: the next request on any connection reaches this member's app.
+    server.removeAllListeners('request');
+    server.on('request', app);
+  }
   try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(config.listen.port, config.listen.host, () => {
-        server.off('error', reject);
-        resolve();
+    if (!extras.server) {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(config.listen.port, config.listen.host, () => {
+          server.off('error', reject);
+          resolve();
+        });
       });
-    });
+    }
   } catch (e) {
     await queues?.close();
     throw e;
@@ -148,13 +147,12 @@ export async function startServer(config: ServerConfig, logger: Logger = createL
   return {
     url,
     runtime,
-    async close() {
+    async close(graceMs = DRAIN_GRACE_MS) {
+      // Stop accepting first and answer what is in flight while the runtime and store still work.
+      const { forced } = await drainHttpServer(server, graceMs);
+      if (forced) logger.warn({ graceMs }, 'requests still running after the drain period were cut off');
       await inProcessJobs?.close();
       await runtime.close();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-      });
       await queues?.close();
       await store.close();
     },
