@@ -145,14 +145,23 @@ describe('a member with Redis: /metrics, the queue dashboard, readiness and logs
         'openrms_queue_jobs gauge',
         'openrms_queue_failed_jobs gauge',
         'openrms_redis_up gauge',
-        'openrms_process_cpu_seconds_total counter',
-        'openrms_nodejs_eventloop_lag_seconds gauge',
+        'openrms_slc_not_after_timestamp_seconds gauge',
+        // Node.js process metrics under their standard, unprefixed names.
+        'process_cpu_seconds_total counter',
+        'process_resident_memory_bytes gauge',
+        'process_start_time_seconds gauge',
+        'nodejs_eventloop_lag_seconds gauge',
+        'nodejs_heap_size_used_bytes gauge',
       ]) {
         expect(t).toContain(`# TYPE ${family}`);
       }
+      expect(t).not.toMatch(/^# TYPE openrms_(process|nodejs)_/m);
+      expect(sample(t, 'process_resident_memory_bytes')).toBeGreaterThan(0);
       // Seconds until the SLC's UNTIL, computed at scrape time.
       const until = m.server.runtime.slc.validUntil!.getTime();
       expect(Math.abs(sample(t, 'openrms_slc_expiry_seconds')! - (until - Date.now()) / 1000)).toBeLessThan(60);
+      // The UNTIL itself, as a Unix timestamp: exactly the SLC's.
+      expect(sample(t, 'openrms_slc_not_after_timestamp_seconds')).toBe(until / 1000);
       expect(sample(t, 'openrms_request_log_queued')).toEqual(expect.any(Number));
       expect(sample(t, 'openrms_request_log_dropped_total')).toBe(0);
       // What the fixtures wrote into Redis, read through packages/jobs at scrape time.
@@ -342,11 +351,12 @@ describe('a member whose Redis is unreachable', () => {
     m?.db.dispose();
   });
 
-  it('is alive but not ready, and says why', async () => {
+  it('stays ready (licensing needs no Redis) and reports Redis as degraded', async () => {
     const ready = await get(`${m.server.url}/readyz`);
-    expect(ready.status).toBe(503);
+    expect(ready.status).toBe(200);
     const body = JSON.parse(ready.text);
-    expect(body.status).toBe('not ready');
+    expect(body.status).toBe('ready');
+    expect(body.degraded).toEqual(['redis']);
     expect(body.checks).toMatchObject({ database: 'ok', redis: 'unreachable' });
     expect((await get(`${m.server.url}/healthz`)).status).toBe(200);
   });

@@ -1,6 +1,6 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { background, type Background } from './processes';
+import { background, REPO, type Background } from './processes';
 import { tempDir } from './databases';
 
 export interface Balancer {
@@ -12,40 +12,47 @@ export interface Balancer {
   stop(): Promise<void>;
 }
 
+/** The shipped configuration, deploy/haproxy/openrms.cfg. */
+export const SHIPPED_HAPROXY_CFG = path.join(REPO, 'deploy', 'haproxy', 'openrms.cfg');
+
 /**
- * A real HAProxy (Debian's) in front of one cluster, configured as deploy/haproxy/openrms.cfg
- * is: /readyz checks that require the cluster id, retries only for undelivered requests.
+ * The shipped configuration made to run here: its frontend bound to a loopback port instead of
+ * :443 with a certificate, this cluster's id, these members, its stats on another loopback port,
+ * and (when `checkEvery` is given) a shorter check interval so tests do not wait on the clock.
+ * Everything else (checks, retries, connection bounds) is the file as shipped.
  */
-export async function startHaproxy(opts: { port: number; statsPort: number; clusterId: string; servers: { name: string; port: number }[] }): Promise<Balancer> {
+export function renderShippedConfig(opts: { port: number; statsPort: number; clusterId: string; servers: { name: string; port: number }[]; checkEvery?: string }): string {
+  const shipped = readFileSync(SHIPPED_HAPROXY_CFG, 'utf8');
+  const lines: string[] = [];
+  let serversWritten = false;
+  for (const line of shipped.split('\n')) {
+    const t = line.trim();
+    if (t.startsWith('bind :443')) {
+      lines.push(`    bind 127.0.0.1:${opts.port}`);
+      continue;
+    }
+    if (t.startsWith('bind 127.0.0.1:8404')) {
+      lines.push(`    bind 127.0.0.1:${opts.statsPort}`);
+      continue;
+    }
+    if (t.startsWith('server ')) {
+      if (!serversWritten) lines.push(...opts.servers.map((sv) => `    server ${sv.name} 127.0.0.1:${sv.port}`));
+      serversWritten = true;
+      continue;
+    }
+    let out = line.replace(/CLUSTER_ID/g, opts.clusterId);
+    if (opts.checkEvery && t.startsWith('default-server')) out = out.replace(/\binter \S+/, `inter ${opts.checkEvery}`);
+    lines.push(out);
+  }
+  if (!serversWritten || !lines.some((l) => l.includes(`cluster=${opts.clusterId}`))) throw new Error(`${SHIPPED_HAPROXY_CFG} no longer has the parts the tests substitute`);
+  return lines.join('\n');
+}
+
+/** A real HAProxy (Debian's) in front of one cluster, running the shipped configuration. */
+export async function startHaproxy(opts: { port: number; statsPort: number; clusterId: string; servers: { name: string; port: number }[]; checkEvery?: string }): Promise<Balancer> {
   const dir = tempDir('haproxy');
   const cfg = path.join(dir, 'haproxy.cfg');
-  writeFileSync(
-    cfg,
-    `global
-    maxconn 1024
-defaults
-    mode http
-    timeout connect 1s
-    timeout client 30s
-    timeout server 30s
-    retries 3
-    option redispatch 1
-    retry-on conn-failure
-frontend openrms
-    bind 127.0.0.1:${opts.port}
-    default_backend members
-backend members
-    balance roundrobin
-    option httpchk GET /readyz
-    http-check expect string "\\"id\\":\\"${opts.clusterId}\\""
-    default-server inter 300ms fall 2 rise 1 check
-${opts.servers.map((s) => `    server ${s.name} 127.0.0.1:${s.port}`).join('\n')}
-listen stats
-    bind 127.0.0.1:${opts.statsPort}
-    stats enable
-    stats uri /stats
-`,
-  );
+  writeFileSync(cfg, renderShippedConfig({ checkEvery: '300ms', ...opts }));
   const process = background('haproxy', ['-db', '-f', cfg]);
   const statsUrl = `http://127.0.0.1:${opts.statsPort}/stats`;
   const status = async () => {
@@ -53,7 +60,7 @@ listen stats
     const out: Record<string, string> = {};
     for (const line of csv.split('\n')) {
       const cols = line.split(',');
-      if (cols[0] === 'members' && cols[1] !== 'BACKEND' && cols[1] !== 'FRONTEND' && cols[1]) out[cols[1]] = cols[17] ?? '';
+      if (cols[0] === 'openrms_members' && cols[1] !== 'BACKEND' && cols[1] !== 'FRONTEND' && cols[1]) out[cols[1]] = cols[17] ?? '';
     }
     return out;
   };

@@ -121,17 +121,41 @@ export function createApp(deps: AppDeps): express.Express {
     res.json({ status: 'ok' });
   });
 
-  app.get('/readyz', async (_req, res) => {
-    const r = await runtime.readiness();
-    if (deps.queues) {
-      r.checks.redis = await deps.queues.check();
-      r.ok &&= r.checks.redis === 'ok';
+  /*
+   * Readiness is what a load balancer needs: "send me traffic". The database and the key decide it;
+   * Redis (jobs) and the directory are shared by every member, so their outage is reported as
+   * degraded, never as not ready (it would empty the pool). One check at a time, its answer reused
+   * for a second, so a balancer polling every member often costs one database round trip.
+   */
+  let lastReadiness: { at: number; value: Promise<{ ok: boolean; checks: Record<string, string> }> } | undefined;
+  const readiness = () => {
+    const now = Date.now();
+    if (!lastReadiness || now - lastReadiness.at > 1000) {
+      const value = (async () => {
+        const r = await runtime.readiness();
+        if (deps.queues) r.checks.redis = await deps.queues.check();
+        return r;
+      })();
+      lastReadiness = { at: now, value };
     }
-    res.status(r.ok ? 200 : 503).json({
-      status: r.ok ? 'ready' : 'not ready',
+    return lastReadiness.value;
+  };
+
+  app.get('/readyz', async (req, res) => {
+    const r = await readiness();
+    const degraded = Object.entries(r.checks)
+      .filter(([name, v]) => (name === 'redis' || name === 'directory') && v !== 'ok')
+      .map(([name]) => name);
+    // `?cluster=ID` (the shipped HAProxy check): a member of another cluster is never ready here.
+    const wanted = typeof req.query.cluster === 'string' ? req.query.cluster : undefined;
+    const otherCluster = wanted !== undefined && wanted !== runtime.cluster.id;
+    const ok = r.ok && !otherCluster;
+    res.status(ok ? 200 : 503).json({
+      status: otherCluster ? 'another cluster' : ok ? 'ready' : 'not ready',
       cluster: { id: runtime.cluster.id, kind: runtime.cluster.kind, url: runtime.cluster.url },
       server: runtime.serverId,
       checks: r.checks,
+      ...(degraded.length ? { degraded } : {}),
       ...(deps.jobs ? { jobs: deps.jobs } : {}),
     });
   });
