@@ -22,11 +22,12 @@ const OWNED_MODULES: Record<string, string[]> = {
   '@bull-board/express': ['@openrms/jobs'],
   'prom-client': ['@openrms/server'],
   ioredis: ['@openrms/jobs'],
-  soap: ['@openrms/soap'],
   'xml-crypto': ['@openrms/xrml'],
   express: ['@openrms/server'],
   ldapts: ['@openrms/directory'],
   kerberos: ['@openrms/directory'],
+  zod: ['@openrms/config'],
+  yaml: ['@openrms/config'],
 };
 
 /** Workspace packages that only some others may import. */

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 PNPM_VERSION=10.34.9
 APT_PACKAGES=(xmlsec1 python3-zeep libxml2-utils sqlite3 haproxy postgresql redis-server chromium
-  slapd ldap-utils krb5-kdc krb5-admin-server krb5-user libkrb5-dev python3-gssapi samba samba-ad-dc samba-ad-provision winbind curl)
+  slapd ldap-utils krb5-kdc krb5-admin-server krb5-user libkrb5-dev python3-gssapi samba samba-ad-dc samba-ad-provision winbind curl systemd)
 
 log() { printf '[dev] %s\n' "$*" >&2; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -55,9 +55,17 @@ setup() {
   install_node_deps
 }
 
+# The release build: every app bundled to apps/<app>/dist, run with plain node (docs/adr/0006).
+build() {
+  log "pnpm build"
+  TURBO_TELEMETRY_DISABLED=1 pnpm build --output-logs=errors-only
+}
+
 case "${1:-}" in
   setup) setup ;;
-  start) setup; exec pnpm start ;;
-  test) setup; start_services; exec pnpm test:all ;;
-  *) echo "usage: scripts/dev.sh start|test|setup" >&2; exit 2 ;;
+  build) setup; build ;;
+  # The process this leaves running is the server itself (signals reach it directly).
+  start) setup; build; exec node apps/server/dist/start-embedded.js ;;
+  test) setup; build; start_services; exec pnpm test:all ;;
+  *) echo "usage: scripts/dev.sh start|test|setup|build" >&2; exit 2 ;;
 esac

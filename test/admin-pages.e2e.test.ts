@@ -348,4 +348,34 @@ describe('global administration pages (headless Chromium)', () => {
     expect(revoked.status).toBe(303);
     expect(await subEnrollDacl()).toBe(before);
   });
+
+  it('disables a user through the page (refused at sign-on), enables them, and removes them after a confirmation', async () => {
+    const signOn = async () => (await fetch(`${root.url}/_wmcs/licensing/license.asmx`, { method: 'POST', headers: { authorization: basic('carol', 'carol-password-1') }, body: '' })).status;
+    expect(await signOn()).not.toBe(401);
+    await page.goto(admin('/principals'));
+    const carol = page.locator('#users tr[data-user="carol"]');
+    await carol.getByRole('button', { name: 'Disable' }).click();
+    await expect(page.locator('.notice.ok').textContent()).resolves.toBe('Disabled carol');
+    await expect(carol.textContent()).resolves.toContain('disabled');
+    expect(await signOn()).toBe(401);
+    await shot('principals-disabled');
+    await carol.getByRole('button', { name: 'Enable' }).click();
+    await expect(page.locator('.notice.ok').textContent()).resolves.toBe('Enabled carol');
+    expect(await signOn()).not.toBe(401);
+
+    // Removing is two steps: the link shows what goes, and only the confirmation's button removes.
+    await carol.getByRole('link', { name: 'Remove…' }).click();
+    const confirm = page.locator('#confirm-remove');
+    await expect(confirm.locator('h2').textContent()).resolves.toBe('Remove user carol?');
+    await expect(confirm.textContent()).resolves.toMatch(/1 group membership\(s\) \(Editors\).*cannot be undone/s);
+    await shot('principals-confirm-remove');
+    await confirm.getByRole('button', { name: 'Remove carol' }).click();
+    await expect(page.locator('.notice.ok').textContent()).resolves.toMatch(/^Removed user carol with 1 membership/);
+    expect(await page.locator('#users tr[data-user="carol"]').count()).toBe(0);
+    expect(await signOn()).toBe(401);
+
+    await page.goto(admin('/audit'));
+    const audit = (await page.locator('main table').textContent())!;
+    for (const action of ['user.disable', 'user.enable', 'user.remove']) expect(audit).toMatch(new RegExp(`root-admin\\s*${action.replace('.', '\\.')}\\s*carol`));
+  });
 });

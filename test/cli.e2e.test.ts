@@ -1,4 +1,4 @@
-import { createPublicKey } from 'node:crypto';
+import { createHash, createPublicKey } from 'node:crypto';
 import { openStore } from '@openrms/store';
 import { postgresDatabase, sqliteDatabase, type TestDatabase } from './support/databases';
 import { background, rmsctl, TSX_BIN, REPO } from './support/processes';
@@ -106,6 +106,11 @@ describe('rmsctl', () => {
       const pem = rmsctl(['slc', 'show', '--database', db.url, '--pem']);
       expect(pem.code).toBe(0);
       expect(createPublicKey(pem.stdout).asymmetricKeyDetails?.modulusLength).toBe(2048);
+      // The fingerprint is SHA-256 of the SPKI DER of that key, in plain lowercase hex (as `openssl
+      // pkey -pubin -outform DER | sha256sum` prints); a root cluster's chain ends at its own key.
+      const spki = createPublicKey(pem.stdout).export({ type: 'spki', format: 'der' });
+      expect(s.stdout).toContain(`fingerprint:  ${createHash('sha256').update(spki).digest('hex')} (SHA-256 of the public key)\n`);
+      expect(s.stdout).not.toMatch(/root key:/);
     });
 
     it('adds groups and users', async () => {

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { createHash, createPublicKey } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -71,6 +72,25 @@ describe('protecting and opening files with the rms command against a cluster me
     const info = await rms(['info', protectedFile()], env);
     expect(info.stdout).toMatch(/alice@example\.test/);
     expect(info.stdout).toContain(`${base}/_wmcs/licensing`);
+  });
+
+  it('rms (first use and info), rmsctl slc show and the admin overview print the same server key fingerprint', async () => {
+    // A fresh state folder: the client trusts the server key on first use and says so.
+    const fresh = { ...env, RMS_CLIENT_STATE_DIR: path.join(dir, 'state-fingerprint') };
+    const p = await rms(['protect', plain(), '--out', path.join(dir, 'fp.rms'), ...conn('alice'), '--grant', 'bob@example.test:VIEW'], fresh);
+    expect(p.code).toBe(0);
+    const trusted = /trusting the server key ([0-9a-f]{64}) of /.exec(p.stderr)?.[1];
+    expect(trusted).toBeDefined();
+    const info = await rms(['info', path.join(dir, 'fp.rms')], fresh);
+    expect(/^server key: +([0-9a-f]{64}) /m.exec(info.stdout)?.[1]).toBe(trusted);
+    const slc = rmsctl(['slc', 'show', '--database', db.url]);
+    expect(/^fingerprint: +([0-9a-f]{64}) /m.exec(slc.stdout)?.[1]).toBe(trusted);
+    const page = await fetch(`${base}/_wmcs/admin/`, { headers: { authorization: `Basic ${Buffer.from(`admin:${PASSWORDS.ADMIN_PW}`).toString('base64')}` } });
+    expect(page.status).toBe(200);
+    expect(/id="key-fingerprint">([0-9a-f]{64})</.exec(await page.text())?.[1]).toBe(trusted);
+    // The one definition: SHA-256 of the SPKI DER of the cluster key.
+    const pem = rmsctl(['slc', 'show', '--database', db.url, '--pem']).stdout;
+    expect(createHash('sha256').update(createPublicKey(pem).export({ type: 'spki', format: 'der' })).digest('hex')).toBe(trusted);
   });
 
   it('refuses carol with the no-rights fault and writes nothing', async () => {

@@ -1,10 +1,11 @@
 import { readSecretEnv, readTextFile } from '@openrms/config';
 import { parseGrantSpec, RmsError } from '@openrms/domain';
-import { addTemplate, archiveTemplate, changePolicy, listTemplates, showPolicies, tailRequestLog, type PolicyChange, type Policies } from '@openrms/issuance';
-import { type Command, type CommandIo, flag, list, str } from './command';
+import { addTemplate, archiveTemplate, changePolicy, listTemplates, rotateAdminFormSecret, showPolicies, tailRequestLog, type PolicyChange, type Policies } from '@openrms/issuance';
+import { type Command, type CommandIo, database, databaseUrlOf, flag, list, str } from './command';
+import { printJson } from './print-table';
 
-const database = { type: 'string', required: true, placeholder: 'URL', help: 'Configuration database URL' } as const;
 const actor = { type: 'string', placeholder: 'NAME', help: 'Who makes the change, for the audit log (default: rmsctl)' } as const;
+const json = { type: 'boolean', help: 'Print JSON' } as const;
 
 function printPolicies(p: Policies, io: CommandIo): void {
   io.out(`super users:        ${p.superUsers.enabled ? `enabled, group "${p.superUsers.group}"` : 'disabled'}`);
@@ -21,17 +22,31 @@ function userTarget(args: Parameters<Command['run']>[0]): { email?: string; keyP
 }
 
 async function apply(args: Parameters<Command['run']>[0], io: CommandIo, change: PolicyChange): Promise<void> {
-  const p = await changePolicy(str(args, 'database')!, str(args, 'actor') ?? 'rmsctl', change);
+  const p = await changePolicy(databaseUrlOf(args), str(args, 'actor') ?? 'rmsctl', change);
   printPolicies(p, io);
 }
+
+export const adminPageCommands: Command[] = [
+  {
+    path: ['admin', 'rotate-form-secret'],
+    summary: 'Replace the secret every member signs admin form tokens with: open admin forms on every member stop working within seconds and must be reloaded.',
+    options: { database, actor },
+    async run(args, io) {
+      const r = await rotateAdminFormSecret(databaseUrlOf(args), str(args, 'actor') ?? 'rmsctl');
+      io.out(`new admin form secret made ${r.createdAt}; members use it after their next refresh (within 5 s)`);
+    },
+  },
+];
 
 export const policyCommands: Command[] = [
   {
     path: ['policy', 'show'],
     summary: 'Show the licensing policies: super users, exclusions, lockbox minimum, machine certificate trust.',
-    options: { database },
+    options: { database, json },
     async run(args, io) {
-      printPolicies(await showPolicies(str(args, 'database')!), io);
+      const p = await showPolicies(databaseUrlOf(args));
+      if (flag(args, 'json')) return printJson(io, p);
+      printPolicies(p, io);
     },
   },
   {
@@ -106,11 +121,13 @@ export const policyCommands: Command[] = [
   {
     path: ['log', 'tail'],
     summary: 'Show the newest request-log entries (time, operation, user, result, duration, member).',
-    options: { database, lines: { type: 'string', short: 'n', placeholder: 'N', help: 'How many entries (default 20, at most 1000)' } },
+    options: { database, lines: { type: 'string', short: 'n', placeholder: 'N', help: 'How many entries (default 20, at most 1000)' }, json },
     async run(args, io) {
       const n = Number(str(args, 'lines') ?? '20');
       if (!Number.isInteger(n) || n < 1 || n > 1000) throw new RmsError('InvalidInput', '--lines must be 1 to 1000');
-      for (const r of await tailRequestLog(str(args, 'database')!, n)) {
+      const entries = await tailRequestLog(databaseUrlOf(args), n);
+      if (flag(args, 'json')) return printJson(io, entries);
+      for (const r of entries) {
         io.out(`${r.at.toISOString()}  ${r.operation.padEnd(28)} ${(r.principal ?? '-').padEnd(24)} ${r.result.padEnd(40)} ${String(r.durationMs).padStart(6)} ms  ${r.serverId ?? '-'}  ${r.requestId ?? ''}`);
       }
     },
@@ -133,7 +150,7 @@ export const templateCommands: Command[] = [
     async run(args, io) {
       const days = str(args, 'validity-days');
       const t = await addTemplate(
-        str(args, 'database')!,
+        databaseUrlOf(args),
         readSecretEnv(str(args, 'key-password-env'), 'cluster key password'),
         {
           name: args.positionals[0]!,
@@ -149,9 +166,11 @@ export const templateCommands: Command[] = [
   {
     path: ['templates', 'list'],
     summary: 'List rights policy templates, published and archived.',
-    options: { database },
+    options: { database, json },
     async run(args, io) {
-      const rows = await listTemplates(str(args, 'database')!);
+      const rows = await listTemplates(databaseUrlOf(args));
+      // The signed XrML stays out: `templates list` says what there is, not the documents.
+      if (flag(args, 'json')) return printJson(io, rows.map((t) => ({ id: t.id, name: t.name, description: t.description, status: t.status, hash: t.hash, createdAt: t.createdAt, archivedAt: t.archivedAt })));
       if (rows.length === 0) io.out('no templates');
       for (const t of rows) io.out(`${t.id}  ${t.status.padEnd(9)}  ${t.name}${t.description ? ` — ${t.description}` : ''}`);
     },
@@ -162,7 +181,7 @@ export const templateCommands: Command[] = [
     positionals: ['NAME'],
     options: { database, actor },
     async run(args, io) {
-      const t = await archiveTemplate(str(args, 'database')!, args.positionals[0]!, str(args, 'actor') ?? 'rmsctl');
+      const t = await archiveTemplate(databaseUrlOf(args), args.positionals[0]!, str(args, 'actor') ?? 'rmsctl');
       io.out(`archived template ${t.name} ${t.id}`);
     },
   },

@@ -1,9 +1,9 @@
 import { readSecretEnv } from '@openrms/config';
 import { clusterStatus, joinCluster, provisionLicensingCluster } from '@openrms/issuance';
 import { ClusterClient } from '@openrms/soap';
-import { type Command, str } from './command';
+import { type Command, database, databaseUrlOf, flag, str } from './command';
+import { printJson } from './print-table';
 
-const database = { type: 'string', required: true, placeholder: 'URL', help: 'Configuration database URL' } as const;
 
 export const clusterCommands: Command[] = [
   {
@@ -31,7 +31,7 @@ export const clusterCommands: Command[] = [
         root,
         // Kept sealed to the new cluster key, so the worker can renew the SLC with the root later.
         rootCredentials,
-        databaseUrl: str(args, 'database')!,
+        databaseUrl: databaseUrlOf(args),
         clusterUrl: str(args, 'cluster-url')!,
         serviceAccount: str(args, 'service-account')!,
         admin: { name: str(args, 'admin')!, password: readSecretEnv(str(args, 'admin-password-env'), 'administrator password'), email: str(args, 'admin-email') },
@@ -54,7 +54,7 @@ export const clusterCommands: Command[] = [
     },
     async run(args, io) {
       const r = await joinCluster({
-        databaseUrl: str(args, 'database')!,
+        databaseUrl: databaseUrlOf(args),
         serviceAccount: str(args, 'service-account')!,
         keyPassword: readSecretEnv(str(args, 'key-password-env'), 'cluster key password'),
         serverUrl: str(args, 'server-url')!,
@@ -66,9 +66,10 @@ export const clusterCommands: Command[] = [
   {
     path: ['cluster', 'status'],
     summary: 'Show the cluster, its SLC and expiry, and its members with their last heartbeat.',
-    options: { database },
+    options: { database, json: { type: 'boolean', help: 'Print JSON' } },
     async run(args, io) {
-      const s = await clusterStatus(str(args, 'database')!);
+      const s = await clusterStatus(databaseUrlOf(args));
+      if (flag(args, 'json')) return printJson(io, s);
       io.out(`cluster:     ${s.cluster.kind} ${s.cluster.id} ${s.cluster.url}${s.rootUrl ? ` (root: ${s.rootUrl})` : ''}`);
       io.out(`SLC:         ${s.slc.subject}, issued by ${s.slc.issuer}, chain of ${s.slc.chainLength}`);
       io.out(`valid until: ${s.slc.validUntil.toISOString()} (${s.slc.daysLeft} days left)`);

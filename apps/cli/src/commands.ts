@@ -1,18 +1,21 @@
-import { spawn } from 'node:child_process';
-import path from 'node:path';
-import { readSecretEnv, readTextFile } from '@openrms/config';
+import { readMemberConfig, readSecretEnv, readTextFile, settingArgs, settingOptions } from '@openrms/config';
 import { RmsError, type SlcRevocation } from '@openrms/domain';
 import { addGroup, addUser, provisionRootCluster, showSlc } from '@openrms/issuance';
-import { type Command, flag, list, str } from './command';
-import { policyCommands, templateCommands } from './admin-commands';
+import { type Command, config, database, databaseUrlOf, flag, list, str } from './command';
+import { appEntry, runAppProcess } from './run-app-process';
+import { adminPageCommands, policyCommands, templateCommands } from './admin-commands';
+import { backupCommands } from './backup-commands';
 import { clusterCommands } from './cluster-commands';
+import { configCommands } from './config-commands';
 import { daclCommands } from './dacl-commands';
 import { directoryCommands } from './directory-commands';
+import { groupCommands } from './group-commands';
+import { migrateCommands } from './migrate-commands';
 import { queueCommands } from './queue-commands';
+import { printJson } from './print-table';
 import { userCommands } from './user-commands';
 import { workerCommands } from './worker-commands';
 
-const database = { type: 'string', required: true, placeholder: 'URL', help: 'Configuration database: sqlite:PATH, postgres://… or mssql://…' } as const;
 const keyPasswordEnv = { type: 'string', required: true, placeholder: 'VAR', help: 'Environment variable holding the cluster key password' } as const;
 
 function revocationFrom(kind: string | undefined, keyFile: string | undefined): SlcRevocation {
@@ -43,7 +46,7 @@ export const commands: Command[] = [
     },
     async run(args, io) {
       const result = await provisionRootCluster({
-        databaseUrl: str(args, 'database')!,
+        databaseUrl: databaseUrlOf(args),
         clusterUrl: str(args, 'cluster-url')!,
         serviceAccount: str(args, 'service-account')!,
         admin: {
@@ -63,30 +66,19 @@ export const commands: Command[] = [
     path: ['serve'],
     summary: 'Serve every endpoint of this cluster member (SOAP .asmx services, /healthz, /readyz).',
     options: {
-      database,
-      listen: { type: 'string', placeholder: 'HOST:PORT', help: 'Address to listen on (default 127.0.0.1:8080)' },
-      'key-password-env': keyPasswordEnv,
-      'tls-cert': { type: 'string', placeholder: 'PEMFILE', help: 'TLS certificate chain; with --tls-key the server speaks HTTPS' },
-      'tls-key': { type: 'string', placeholder: 'PEMFILE', help: 'TLS private key' },
-      'max-body': { type: 'string', placeholder: 'SIZE', help: 'Largest accepted request body (default 1m)' },
-      'server-name': { type: 'string', placeholder: 'NAME', help: 'Name of this member (default: the host name)' },
-      redis: { type: 'string', placeholder: 'URL', help: 'Redis of the job queues: `rmsctl worker` processes run the jobs; without it this server runs them itself' },
-      keytab: { type: 'string', placeholder: 'FILE', help: 'Service keytab for Negotiate (Kerberos) sign-on' },
-      spn: { type: 'string', placeholder: 'HTTP/host@REALM', help: 'Service principal of this member in the keytab' },
-      'krb5-config': { type: 'string', placeholder: 'FILE', help: 'krb5.conf for this member (default: the system one)' },
-      auth: { type: 'string', placeholder: 'SCHEMES', help: 'Sign-on offered: negotiate,basic (default with a keytab) or basic' },
+      // Every setting a member reads (docs/operations.md, "Configuration") and --config.
+      ...settingOptions('serve'),
+      config,
+      setup: { type: 'boolean', help: 'Until this server is provisioned or joined, serve only a set-up page, opened by the one-time link printed at start' },
     },
     async run(args) {
       // apps never import each other: the server is its own process entry, started with our flags.
-      const entry = path.resolve(__dirname, '../../server/src/main.ts');
-      const pass: string[] = [];
-      for (const k of ['database', 'listen', 'key-password-env', 'tls-cert', 'tls-key', 'max-body', 'server-name', 'redis', 'keytab', 'spn', 'krb5-config', 'auth']) {
-        const v = str(args, k);
-        if (v !== undefined) pass.push(`--${k}`, v);
-      }
-      const child = spawn(process.execPath, [...process.execArgv, entry, ...pass], { stdio: 'inherit' });
-      for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => child.kill(sig));
-      return new Promise<number>((resolve) => child.on('exit', (c, s) => resolve(c ?? (s ? 1 : 0))));
+      const entry = appEntry('server');
+      // A bad file fails here, as one rmsctl line with exit code 2; the server reads it again.
+      readMemberConfig(str(args, 'config'));
+      const pass = settingArgs(args.values, 'serve');
+      if (flag(args, 'setup')) pass.push('--setup');
+      return runAppProcess(entry, pass);
     },
   },
   {
@@ -95,20 +87,25 @@ export const commands: Command[] = [
     options: {
       database,
       pem: { type: 'boolean', help: 'Print only the cluster public key in PEM' },
+      json: { type: 'boolean', help: 'Print JSON' },
     },
     async run(args, io) {
-      const s = await showSlc(str(args, 'database')!);
+      const s = await showSlc(databaseUrlOf(args));
       if (flag(args, 'pem')) {
         io.out(s.publicKeyPem.trimEnd());
         return;
       }
+      if (flag(args, 'json')) return printJson(io, s);
       io.out(`cluster:      ${s.clusterName} (${s.clusterKind}) ${s.clusterId}`);
       io.out(`subject:      ${s.subject}`);
       io.out(`issuer:       ${s.issuer}`);
       io.out(`valid from:   ${s.validFrom.toISOString()}`);
       io.out(`valid until:  ${s.validUntil.toISOString()} (${s.daysLeft} days left)`);
       io.out(`chain length: ${s.chainLength}`);
-      io.out(`key:          RSA-${s.keyBits} sha256:${s.keyFingerprint}`);
+      io.out(`key:          RSA-${s.keyBits}`);
+      // The one fingerprint (SHA-256 of the SPKI DER, plain hex): `rms` and the admin overview print the same.
+      io.out(`fingerprint:  ${s.keyFingerprint} (SHA-256 of the public key)`);
+      if (s.rootKeyFingerprint !== s.keyFingerprint) io.out(`root key:     ${s.rootKeyFingerprint} (the root cluster's key, which clients trust)`);
     },
   },
   {
@@ -121,15 +118,23 @@ export const commands: Command[] = [
       'password-env': { type: 'string', required: true, placeholder: 'VAR', help: 'Environment variable holding the password' },
       group: { type: 'string', multiple: true, placeholder: 'GROUP', help: 'Group to join' },
       'display-name': { type: 'string', placeholder: 'TEXT', help: 'Display name' },
+      actor: { type: 'string', placeholder: 'NAME', help: 'Who makes the change, for the audit log (default: rmsctl)' },
+      json: { type: 'boolean', help: 'Print JSON' },
     },
     async run(args, io) {
-      const u = await addUser(str(args, 'database')!, {
-        name: args.positionals[0]!,
-        email: str(args, 'email')!,
-        password: readSecretEnv(str(args, 'password-env'), 'password'),
-        groups: list(args, 'group'),
-        displayName: str(args, 'display-name'),
-      });
+      const u = await addUser(
+        databaseUrlOf(args),
+        {
+          name: args.positionals[0]!,
+          email: str(args, 'email')!,
+          password: readSecretEnv(str(args, 'password-env'), 'password'),
+          groups: list(args, 'group'),
+          displayName: str(args, 'display-name'),
+        },
+        undefined,
+        str(args, 'actor') ?? 'rmsctl',
+      );
+      if (flag(args, 'json')) return printJson(io, { name: u.name, email: u.email, groups: u.groups });
       io.out(`added user ${u.name} <${u.email}>${u.groups.length ? ` in ${u.groups.join(', ')}` : ''}`);
     },
   },
@@ -141,17 +146,28 @@ export const commands: Command[] = [
     options: {
       database,
       email: { type: 'string', placeholder: 'EMAIL', help: 'Group e-mail address (rights in licences may name it)' },
+      actor: { type: 'string', placeholder: 'NAME', help: 'Who makes the change, for the audit log (default: rmsctl)' },
+      json: { type: 'boolean', help: 'Print JSON' },
     },
     async run(args, io) {
-      const g = await addGroup(str(args, 'database')!, { name: args.positionals[0]!, email: str(args, 'email') });
+      const g = await addGroup(databaseUrlOf(args), { name: args.positionals[0]!, email: str(args, 'email') }, undefined, str(args, 'actor') ?? 'rmsctl');
+      if (flag(args, 'json')) return printJson(io, { name: g.name });
       io.out(`added group ${g.name}`);
     },
   },
+  ...groupCommands,
   ...policyCommands,
   ...templateCommands,
+  ...adminPageCommands,
   ...daclCommands,
   ...directoryCommands,
   ...clusterCommands,
+  ...backupCommands,
   ...queueCommands,
   ...workerCommands,
+  ...migrateCommands,
+  ...configCommands,
 ];
+
+// Every command that opens the database also takes --config FILE (its database: key), one rule for all.
+for (const c of commands) if (c.options.database && !c.options.config) c.options.config = config;

@@ -1,8 +1,8 @@
 import { RmsError } from '@openrms/domain';
 import { changeDaclAt, type DaclAction, type DaclEntryView, effectiveAccessAt, listDaclAt } from '@openrms/issuance';
-import { type Command, type CommandIo, type ParsedArgs, str } from './command';
+import { type Command, type CommandIo, database, databaseUrlOf, flag, type ParsedArgs, str } from './command';
+import { printJson } from './print-table';
 
-const database = { type: 'string', required: true, placeholder: 'URL', help: 'Configuration database: sqlite:PATH, postgres://… or mssql://…' } as const;
 const endpoint = {
   type: 'string',
   required: true,
@@ -17,6 +17,7 @@ const principal = {
 } as const;
 const right = { type: 'string', required: true, placeholder: 'RIGHT', help: 'Read, Execute or FullControl (requests to an endpoint need Execute)' } as const;
 const actor = { type: 'string', placeholder: 'NAME', help: 'Who makes the change, for the audit log (default: rmsctl)' } as const;
+const json = { type: 'boolean', help: 'Print JSON' } as const;
 
 /** Left-aligned columns, widths from the content, two spaces apart. */
 function printTable(io: CommandIo, header: string[], rows: string[][]): void {
@@ -29,7 +30,7 @@ function printTable(io: CommandIo, header: string[], rows: string[][]): void {
 const entryRow = (e: DaclEntryView) => [e.endpoint, e.principal, e.principalKind, e.right, e.effect];
 
 async function change(args: ParsedArgs, io: CommandIo, action: DaclAction): Promise<void> {
-  const r = await changeDaclAt(str(args, 'database')!, str(args, 'actor') ?? 'rmsctl', {
+  const r = await changeDaclAt(databaseUrlOf(args), str(args, 'actor') ?? 'rmsctl', {
     action,
     endpoint: str(args, 'endpoint')!,
     principal: str(args, 'principal')!,
@@ -53,9 +54,10 @@ export const daclCommands: Command[] = [
   {
     path: ['dacl', 'list'],
     summary: 'List the DACL entries of every endpoint, or of one: endpoint, principal, kind, right, allow/deny.',
-    options: { database, endpoint: { ...endpoint, required: false } },
+    options: { database, endpoint: { ...endpoint, required: false }, json },
     async run(args, io) {
-      const rows = await listDaclAt(str(args, 'database')!, str(args, 'endpoint'));
+      const rows = await listDaclAt(databaseUrlOf(args), str(args, 'endpoint'));
+      if (flag(args, 'json')) return printJson(io, rows);
       if (rows.length === 0) {
         io.out('no DACL entries: nobody may call this endpoint');
         return;
@@ -95,9 +97,10 @@ export const daclCommands: Command[] = [
   {
     path: ['dacl', 'check'],
     summary: "Show a user's or group's effective rights on an endpoint, and the entries that decide them (deny wins; groups count through any nesting).",
-    options: { database, endpoint, principal },
+    options: { database, endpoint, principal, json },
     async run(args, io) {
-      const a = await effectiveAccessAt(str(args, 'database')!, str(args, 'endpoint')!, str(args, 'principal')!);
+      const a = await effectiveAccessAt(databaseUrlOf(args), str(args, 'endpoint')!, str(args, 'principal')!);
+      if (flag(args, 'json')) return printJson(io, a);
       io.out(`${a.principal} (${a.principalKind}${a.disabled ? ', disabled: cannot sign in' : ''}) on ${a.endpoint}`);
       io.out(`member of: ${a.memberOf.length ? a.memberOf.join(', ') : 'none'}`);
       printTable(

@@ -2,9 +2,8 @@ import { readSecretEnv, readTextFile } from '@openrms/config';
 import { LdapDirectory } from '@openrms/directory';
 import { isRmsError, type LdapAttributeMap, type LdapDirectoryConfig, RmsError } from '@openrms/domain';
 import { describeUser, directoryAdmin, type DirectorySettingsInput, type DirectorySettingsView, peerAdmin, type UserDescription, withIdentities } from '@openrms/issuance';
-import { type Command, type CommandIo, flag, str } from './command';
+import { type Command, type CommandIo, database, databaseUrlOf, flag, str } from './command';
 
-const database = { type: 'string', required: true, placeholder: 'URL', help: 'Configuration database URL' } as const;
 const actor = { type: 'string', placeholder: 'NAME', help: 'Who makes the change, for the audit log (default: rmsctl)' } as const;
 const json = { type: 'boolean', help: 'Print JSON' } as const;
 
@@ -115,7 +114,7 @@ export const directoryCommands: Command[] = [
           await probe.close().catch(() => undefined);
         }
       }
-      const view = await directoryAdmin.set(str(args, 'database')!, input, str(args, 'actor') ?? 'rmsctl');
+      const view = await directoryAdmin.set(databaseUrlOf(args), input, str(args, 'actor') ?? 'rmsctl');
       io.out('directory stored; members use it within one refresh interval');
       printView(view, io);
     },
@@ -125,7 +124,7 @@ export const directoryCommands: Command[] = [
     summary: "Show this cluster's directory connection (never the password).",
     options: { database, json },
     async run(args, io) {
-      const v = await directoryAdmin.show(str(args, 'database')!);
+      const v = await directoryAdmin.show(databaseUrlOf(args));
       if (flag(args, 'json')) {
         io.out(JSON.stringify(v ?? { kind: 'local' }, null, 2));
         return;
@@ -150,7 +149,7 @@ export const directoryCommands: Command[] = [
       const name = args.positionals[0];
       if (!name) throw new RmsError('InvalidInput', 'name a user: rmsctl directory test USER');
       const keyPassword = readSecretEnv(str(args, 'key-password-env'), 'cluster key password');
-      const d = await withIdentities(str(args, 'database')!, keyPassword, factory, (identities, store) => describeUser(identities, store, name));
+      const d = await withIdentities(databaseUrlOf(args), keyPassword, factory, (identities, store) => describeUser(identities, store, name));
       if (flag(args, 'json')) io.out(JSON.stringify(d, null, 2));
       else printUser(d, io);
     },
@@ -160,7 +159,7 @@ export const directoryCommands: Command[] = [
     summary: 'Make every member drop its cached directory answers (within one refresh interval, about 5 s).',
     options: { database, actor },
     async run(args, io) {
-      const r = await directoryAdmin.flush(str(args, 'database')!, str(args, 'actor') ?? 'rmsctl');
+      const r = await directoryAdmin.flush(databaseUrlOf(args), str(args, 'actor') ?? 'rmsctl');
       io.out(`directory caches flushed on every member (generation ${r.generation})`);
     },
   },
@@ -169,7 +168,7 @@ export const directoryCommands: Command[] = [
     summary: "Disconnect the directory: only this cluster's own accounts sign on.",
     options: { database, actor },
     async run(args, io) {
-      const removed = await directoryAdmin.unset(str(args, 'database')!, str(args, 'actor') ?? 'rmsctl');
+      const removed = await directoryAdmin.unset(databaseUrlOf(args), str(args, 'actor') ?? 'rmsctl');
       io.out(removed ? 'directory removed; members use their own accounts only' : 'no directory was configured');
     },
   },
@@ -186,7 +185,7 @@ export const directoryCommands: Command[] = [
     },
     async run(args, io) {
       const v = await peerAdmin.add(
-        str(args, 'database')!,
+        databaseUrlOf(args),
         { domain: str(args, 'domain')!, url: str(args, 'url')!, name: str(args, 'user')!, password: readSecretEnv(str(args, 'password-env'), 'peer account password') },
         str(args, 'actor') ?? 'rmsctl',
       );
@@ -198,7 +197,7 @@ export const directoryCommands: Command[] = [
     summary: 'List the group expansion peers.',
     options: { database, json },
     async run(args, io) {
-      const peers = await peerAdmin.list(str(args, 'database')!);
+      const peers = await peerAdmin.list(databaseUrlOf(args));
       if (flag(args, 'json')) io.out(JSON.stringify(peers, null, 2));
       else if (peers.length === 0) io.out('no group expansion peers');
       else for (const p of peers) io.out(`${p.domain}\t${p.url}\t${p.account}\t${p.addedAt}`);
@@ -212,7 +211,7 @@ export const directoryCommands: Command[] = [
     async run(args, io) {
       const domain = args.positionals[0];
       if (!domain) throw new RmsError('InvalidInput', 'name the domain: rmsctl directory peer remove DOMAIN');
-      if (!(await peerAdmin.remove(str(args, 'database')!, domain, str(args, 'actor') ?? 'rmsctl'))) throw new RmsError('NotFound', `no peer for ${domain}`);
+      if (!(await peerAdmin.remove(databaseUrlOf(args), domain, str(args, 'actor') ?? 'rmsctl'))) throw new RmsError('NotFound', `no peer for ${domain}`);
       io.out(`removed the peer for ${domain}`);
     },
   },

@@ -1,63 +1,35 @@
 import { parseArgs } from 'node:util';
-import { loadServerConfig } from '@openrms/config';
+import { loadServerConfig, readMemberConfig, settingArgOptions, settingFlags } from '@openrms/config';
 import { RmsError } from '@openrms/domain';
 import { createLogger, startServer } from './start-server';
+import { stopOnSignals } from './stop-on-signals';
+import { runSetupProcess } from './setup/setup-process';
 
 /** Process entry for one cluster member; `rmsctl serve` starts this with its flags. */
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      database: { type: 'string' },
-      listen: { type: 'string' },
-      'key-password-env': { type: 'string' },
-      'tls-cert': { type: 'string' },
-      'tls-key': { type: 'string' },
-      'max-body': { type: 'string' },
-      'server-name': { type: 'string' },
-      redis: { type: 'string' },
-      keytab: { type: 'string' },
-      spn: { type: 'string' },
-      'krb5-config': { type: 'string' },
-      auth: { type: 'string' },
+      // Every setting of a member (docs/operations.md, "Configuration") and --config.
+      ...settingArgOptions('serve'),
+      setup: { type: 'boolean' },
     },
     strict: true,
   });
-  const config = loadServerConfig({
-    database: values.database,
-    listen: values.listen,
-    keyPasswordEnv: values['key-password-env'],
-    tlsCert: values['tls-cert'],
-    tlsKey: values['tls-key'],
-    maxBodyBytes: values['max-body'],
-    serverName: values['server-name'],
-    redis: values.redis,
-    keytab: values.keytab,
-    spn: values.spn,
-    krb5Config: values['krb5-config'],
-    auth: values.auth,
-  });
+  // `serve --setup`: a set-up page until the server is provisioned or joined (apps/server/src/setup).
+  if (values.setup) return runSetupProcess(values);
+  // Flag > environment > the --config file (else RMS_CONFIG) > default.
+  const config = loadServerConfig(settingFlags(values), undefined, readMemberConfig(values.config));
   const logger = createLogger(config.logLevel);
+  for (const w of config.warnings ?? []) logger.warn(w);
   const running = await startServer(config, logger);
   process.stdout.write(`OpenRMS ${running.runtime.cluster.kind} cluster member listening on ${running.url}\n`);
-  let closing = false;
-  const stop = (sig: string) => {
-    if (closing) return;
-    closing = true;
-    logger.info({ sig }, 'shutting down');
-    running.close().then(
-      () => process.exit(0),
-      (e: unknown) => {
-        logger.error({ err: e }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  stopOnSignals(() => running.close(), logger);
 }
 
 main().catch((e: unknown) => {
   const msg = e instanceof RmsError ? e.message : `unexpected error: ${(e as Error)?.message ?? String(e)}`;
   process.stderr.write(`openrms server: ${msg}\n`);
-  process.exit(e instanceof RmsError && e.code === 'KeyPasswordInvalid' ? 4 : 1);
+  // The codes rmsctl uses (apps/cli/src/command.ts): 4 wrong key password, 5 database missing, not OpenRMS's or at another schema version.
+  const code = e instanceof RmsError ? ({ KeyPasswordInvalid: 4, NotProvisioned: 5, NotFound: 5 } as Record<string, number>)[e.code] : undefined;
+  process.exit(code ?? 1);
 });

@@ -58,7 +58,9 @@ export class ServerMetrics {
   constructor(private readonly deps: ServerMetricsDeps) {
     const registers = [this.registry];
     const now = deps.now ?? (() => new Date());
-    collectDefaultMetrics({ register: this.registry, prefix: 'openrms_' });
+    // Unprefixed, as every Node.js exporter names them (process_cpu_seconds_total,
+    // nodejs_eventloop_lag_seconds, …), so stock dashboards and alerts work unchanged.
+    collectDefaultMetrics({ register: this.registry });
     this.#requests = new Counter({
       name: 'openrms_requests_total',
       help: 'SOAP requests answered, by operation, endpoint and result (ok, a fault name, or http_NNN for refusals before the SOAP layer)',
@@ -86,6 +88,16 @@ export class ServerMetrics {
       collect() {
         const until = runtime.slc.validUntil;
         if (until) this.set((until.getTime() - now().getTime()) / 1000);
+        else this.reset();
+      },
+    });
+    new Gauge({
+      name: 'openrms_slc_not_after_timestamp_seconds',
+      help: "The active server licensor certificate's UNTIL (Unix time); alert on it minus time()",
+      registers,
+      collect() {
+        const until = runtime.slc.validUntil;
+        if (until) this.set(until.getTime() / 1000);
         else this.reset();
       },
     });

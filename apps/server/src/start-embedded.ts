@@ -1,12 +1,37 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { hostname } from 'node:os';
 import { embeddedDefaults, loadServerConfig, readEmbeddedCredentials, writeEmbeddedCredentials } from '@openrms/config';
 import { RmsError } from '@openrms/domain';
 import { provisionRootCluster } from '@openrms/issuance';
 import { createLogger, startServer } from './start-server';
+import { stopOnSignals } from './stop-on-signals';
 
 const secret = () => randomBytes(18).toString('base64url');
+
+/**
+ * The first start writes the listen port into the cluster URL for good, so a busy port must stop
+ * it before anything is provisioned, not at listen time. Port 0 (any free port) needs no check.
+ */
+async function assertPortFree(host: string, port: number): Promise<void> {
+  if (port === 0) return;
+  const where = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+  await new Promise<void>((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', (e: NodeJS.ErrnoException) =>
+      reject(
+        new RmsError(
+          'InvalidInput',
+          e.code === 'EADDRINUSE'
+            ? `port ${port} is already in use (${where}); stop what listens there or choose another address with RMS_LISTEN=host:port; nothing was written`
+            : `cannot listen on ${where} (${e.code ?? e.message}); choose another address with RMS_LISTEN=host:port; nothing was written`,
+        ),
+      ),
+    );
+    probe.listen({ port, host, exclusive: true }, () => probe.close(() => resolve()));
+  });
+}
 
 /**
  * `pnpm start`: a root cluster on the embedded default (SQLite under ./data). The first start
@@ -14,6 +39,7 @@ const secret = () => randomBytes(18).toString('base64url');
  */
 async function main(): Promise<void> {
   const d = embeddedDefaults();
+  await assertPortFree(d.listen.host, d.listen.port);
   let creds = readEmbeddedCredentials(d.credentialsFile);
   if (!creds) {
     const dbFile = d.databaseUrl.slice('sqlite:'.length);
@@ -49,16 +75,7 @@ async function main(): Promise<void> {
   const logger = createLogger(config.logLevel);
   const running = await startServer(config, logger);
   process.stdout.write(`OpenRMS root cluster listening on ${running.url} (try ${running.url}/_wmcs/licensing/server.asmx?wsdl)\n`);
-  const stop = () =>
-    running.close().then(
-      () => process.exit(0),
-      (e: unknown) => {
-        process.stderr.write(`openrms start: shutdown failed: ${(e as Error)?.message ?? String(e)}\n`);
-        process.exit(1);
-      },
-    );
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
+  stopOnSignals(() => running.close(), logger);
 }
 
 main().catch((e: unknown) => {

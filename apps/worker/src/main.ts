@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import pino, { type Logger } from 'pino';
-import { loadWorkerConfig, redisDisplayUrl, type WorkerConfig } from '@openrms/config';
+import { loadWorkerConfig, readMemberConfig, redisDisplayUrl, settingArgOptions, settingFlags, type WorkerConfig } from '@openrms/config';
 import { RmsError } from '@openrms/domain';
 import { checkClusterKeyPassword, isUnrecoverableJobError, renewSlcIfDue, runExpirySweep } from '@openrms/issuance';
 import { closeRedis, connectWorkerRedis, DEFAULT_PREFIX, ensureSchedulers, keepSchedulers, startWorkers, type WorkerEvent } from '@openrms/jobs';
@@ -48,24 +48,16 @@ function logEvent(logger: Logger, e: WorkerEvent): void {
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      database: { type: 'string' },
-      redis: { type: 'string' },
-      'key-password-env': { type: 'string' },
-      prefix: { type: 'string' },
-      'renewal-window-days': { type: 'string' },
+      // Every setting of a worker (docs/operations.md, "Configuration"), --config, and --name (deprecated: --server-name).
+      ...settingArgOptions('worker'),
       name: { type: 'string' },
     },
     strict: true,
   });
-  const config: WorkerConfig = loadWorkerConfig({
-    database: values.database,
-    redis: values.redis,
-    keyPasswordEnv: values['key-password-env'],
-    prefix: values.prefix,
-    renewalWindowDays: values['renewal-window-days'],
-    name: values.name,
-  });
+  // Flag > environment > the --config file (else RMS_CONFIG) > default.
+  const config: WorkerConfig = loadWorkerConfig({ ...settingFlags(values), name: values.name }, undefined, readMemberConfig(values.config));
   const logger = createLogger(config.logLevel);
+  for (const w of config.warnings ?? []) logger.warn(w);
   const prefix = config.jobs.prefix ?? DEFAULT_PREFIX;
 
   const store: Store = await openStore(config.databaseUrl, { migrate: false });

@@ -1,3 +1,4 @@
+import { createHash, createPublicKey } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, chmodSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -188,6 +189,33 @@ describe('RmsClient bootstrap and its state folder', () => {
 
   it('refuses a password too short to protect the key store, before contacting the server', () => {
     expect(() => make(tmp(), 'short')).toThrow(/at least 8 characters/);
+  });
+
+  it('prints and stores the one key fingerprint: SHA-256 of the server key\'s SPKI DER', async () => {
+    const root = tmp();
+    const notes: string[] = [];
+    const client = make(root, password, notes);
+    const expected = createHash('sha256').update(createPublicKey(server.clusterKey.publicKeyPem).export({ type: 'spki', format: 'der' })).digest('hex');
+    expect((await client.identity()).rootKeyFingerprint).toBe(expected);
+    expect(notes.join('\n')).toContain(`trusting the server key ${expected} `);
+    expect(JSON.parse(readFileSync(path.join(client.stateFolder, STATE_FILES.trust), 'utf8')).rootKeyFingerprint).toBe(expected);
+  });
+
+  it('accepts a trust file written with the legacy PKCS#1 fingerprint and rewrites it in today\'s form', async () => {
+    const root = tmp();
+    await make(root).identity();
+    const file = path.join(root, 'alice@127.0.0.1_8080', STATE_FILES.trust);
+    const key = createPublicKey(server.clusterKey.publicKeyPem);
+    const legacy = createHash('sha256').update(key.export({ type: 'pkcs1', format: 'der' })).digest('hex');
+    const current = JSON.parse(readFileSync(file, 'utf8'));
+    writeFileSync(file, JSON.stringify({ ...current, rootKeyFingerprint: legacy }), { mode: 0o600 });
+    const before = server.calls();
+    expect((await make(root).identity()).rootKeyFingerprint).toBe(current.rootKeyFingerprint);
+    expect(server.calls()).toBe(before);
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual(current);
+    // A fingerprint of neither form is still a damaged file, never silently re-trusted.
+    writeFileSync(file, JSON.stringify({ ...current, rootKeyFingerprint: 'ab'.repeat(32) }), { mode: 0o600 });
+    await expect(make(root).identity()).rejects.toMatchObject({ kind: 'state', message: expect.stringMatching(/damaged \(fingerprint does not match the key\)/) });
   });
 
   it('refuses a RAC chain that does not end at the root key trusted on first use', async () => {

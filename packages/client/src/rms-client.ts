@@ -6,6 +6,7 @@ import {
   buildRightsData,
   buildSpc,
   issuerFromCertificate,
+  legacyPkcs1Fingerprint,
   publicKeyFingerprint,
   publicKeysEqual,
   readCertificate,
@@ -568,7 +569,11 @@ export class RmsClient {
     try {
       if (t.format !== 1 || typeof t.rootKeyPem !== 'string') throw new Error('unknown format');
       const rootKey = createPublicKey(t.rootKeyPem);
-      if (t.rootKeyFingerprint !== fingerprint(rootKey)) throw new Error('fingerprint does not match the key');
+      if (t.rootKeyFingerprint === fingerprint(rootKey)) return { rootKey };
+      if (t.rootKeyFingerprint !== legacyPkcs1Fingerprint(rootKey)) throw new Error('fingerprint does not match the key');
+      // Written before fingerprints were SHA-256 of the SPKI: the same key, so rewrite the file in
+      // today's form (what `rms`, `rmsctl slc show` and the admin pages print).
+      this.#state.writeJson(STATE_FILES.trust, { ...t, rootKeyFingerprint: fingerprint(rootKey) });
       return { rootKey };
     } catch (e) {
       // Never silently re-trust: a broken trust file could be an attempt to swap the root key.

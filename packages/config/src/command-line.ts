@@ -52,7 +52,7 @@ export function usage(program: string, cmd: Command): string {
     .map(([name, o]) => {
       const arg = o.type === 'string' ? ` ${o.placeholder ?? 'VALUE'}` : '';
       const tags = [o.required ? 'required' : '', o.multiple ? 'repeatable' : ''].filter(Boolean).join(', ');
-      return `  --${name}${arg}\n      ${o.help}${tags ? ` (${tags})` : ''}`;
+      return `  ${o.short ? `-${o.short}, ` : ''}--${name}${arg}\n      ${o.help}${tags ? ` (${tags})` : ''}`;
     })
     .join('\n');
   const pos = (cmd.positionals ?? []).map((p) => ` ${p}`).join('');

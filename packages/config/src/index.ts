@@ -3,5 +3,8 @@ export * from './embedded-credentials';
 export * from './client-config';
 export * from './metrics-config';
 export * from './jobs-config';
+export * from './config-file';
+export * from './setting-parsers';
 export * from './command-line';
 export * from './kerberos-environment';
+export * from './setup-config';

@@ -35,7 +35,7 @@ describe('jobs configuration', () => {
     expect(loadServerConfig({ database: 'sqlite::memory:', keyPasswordEnv: 'KP', redis: 'redis://127.0.0.1:6379' }, { KP: 'pw' }).jobs.redisUrl).toBe('redis://127.0.0.1:6379');
     expect(loadServerConfig({ database: 'sqlite::memory:', keyPasswordEnv: 'KP' }, { KP: 'pw', RMS_REDIS_URL: 'redis://r:6379' }).jobs.redisUrl).toBe('redis://r:6379');
     expect(() => loadWorkerConfig({ database: 'sqlite:x', keyPasswordEnv: 'KP' }, { KP: 'pw' })).toThrow(/--redis URL is required/);
-    expect(() => loadWorkerConfig({ redis: 'redis://h:1', keyPasswordEnv: 'KP' }, { KP: 'pw' })).toThrow(/--database URL is required/);
+    expect(() => loadWorkerConfig({ redis: 'redis://h:1', keyPasswordEnv: 'KP' }, { KP: 'pw' })).toThrow(/--database is required/);
     expect(() => loadWorkerConfig({ redis: 'redis://h:1', database: 'sqlite:x', keyPasswordEnv: 'KP' }, {})).toThrow(/KP/);
     const w = loadWorkerConfig({ redis: 'redis://h:1', database: 'sqlite:x', keyPasswordEnv: 'KP', name: 'w1' }, { KP: 'pw' });
     expect(w).toMatchObject({ databaseUrl: 'sqlite:x', redisUrl: 'redis://h:1', keyPassword: 'pw', workerName: 'w1' });

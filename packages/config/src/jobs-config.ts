@@ -1,6 +1,11 @@
 import { hostname } from 'node:os';
 import { RmsError } from '@openrms/domain';
+import { type ConfigFile, DATABASE_REQUIRED, type SettingFlags, type SettingKey, SettingReader } from './config-file';
 import { readSecretEnv, type Env } from './env';
+import { parseCount, parseCountList, parseDatabaseUrl, parseDuration, parseEnvVarName, parseLogLevel, parsePrefix, parseRedisUrl } from './setting-parsers';
+
+// The parsers moved to ./setting-parsers (config-file needs them without importing this file).
+export { parseDuration, parsePrefix, parseRedisUrl } from './setting-parsers';
 
 /**
  * How the background jobs (SLC renewal, expiry sweep) run: on BullMQ workers when a Redis URL is
@@ -36,39 +41,24 @@ export interface JobsConfig {
   testJobDelayMs: number;
 }
 
-export interface JobsFlags {
-  redis?: string | undefined;
-  prefix?: string | undefined;
-  renewalWindowDays?: string | undefined;
-}
-
-const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-/** `250`, `250ms`, `4s`, `10m`, `12h`, `1d` → milliseconds. */
-export function parseDuration(s: string, what: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/i.exec(s.trim());
-  if (!m) throw new RmsError('InvalidInput', `${what} must be a duration like 500ms, 30s, 10m, 12h or 1d, got "${s}"`);
-  const ms = Math.round(Number(m[1]) * DURATION_UNITS[(m[2] ?? 'ms').toLowerCase()]!);
-  if (!(ms >= 1 && ms <= 366 * 86_400_000)) throw new RmsError('InvalidInput', `${what} must be between 1 ms and a year`);
-  return ms;
-}
-
-function parseCount(s: string, what: string, min: number, max: number): number {
-  const n = Number(s.trim());
-  if (!/^\d+$/.test(s.trim()) || n < min || n > max) throw new RmsError('InvalidInput', `${what} must be a whole number from ${min} to ${max}, got "${s}"`);
-  return n;
-}
-
-export function parseRedisUrl(s: string): string {
-  let u: URL;
-  try {
-    u = new URL(s);
-  } catch {
-    throw new RmsError('InvalidInput', `--redis must be a redis:// or rediss:// URL, got "${s}"`);
-  }
-  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new RmsError('InvalidInput', `--redis must be a redis:// or rediss:// URL, got "${u.protocol}//…"`);
-  return s;
-}
+/** Flags of the job settings (text, as given); see SETTINGS in ./config-file for their names. */
+export type JobsFlags = Pick<
+  SettingFlags,
+  | 'redis'
+  | 'prefix'
+  | 'renewalWindowDays'
+  | 'slcRenewalEvery'
+  | 'expirySweepEvery'
+  | 'requestLogRetentionDays'
+  | 'slcWarnDays'
+  | 'jobAttempts'
+  | 'jobBackoff'
+  | 'jobLockDuration'
+  | 'jobStalledInterval'
+  | 'jobSchedulerCheck'
+  | 'jobConcurrency'
+  | 'jobsFirstRun'
+>;
 
 /** The Redis URL without its password, for logs. */
 export function redisDisplayUrl(s: string): string {
@@ -77,46 +67,41 @@ export function redisDisplayUrl(s: string): string {
   return u.toString();
 }
 
-export function parsePrefix(s: string): string {
-  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(s)) throw new RmsError('InvalidInput', `--prefix must be 1–64 letters, digits, '.', '_' or '-', got "${s}"`);
-  return s;
+/** Flag > environment (RMS_*) > configuration file > default. */
+export function loadJobsConfig(flags: JobsFlags, env: Env = process.env, file?: ConfigFile): JobsConfig {
+  return readJobsConfig(new SettingReader(flags, env, file), env);
 }
 
-/** Flags win over environment variables (RMS_*), which win over defaults. */
-export function loadJobsConfig(flags: JobsFlags, env: Env = process.env): JobsConfig {
-  const pick = (flag: string | undefined, name: string) => {
-    const v = flag ?? env[name];
-    return v === undefined || v === '' ? undefined : v;
-  };
-  const redis = pick(flags.redis, 'RMS_REDIS_URL');
-  const prefix = pick(flags.prefix, 'RMS_QUEUE_PREFIX');
-  const window = pick(flags.renewalWindowDays, 'RMS_SLC_RENEWAL_WINDOW_DAYS');
-  const dur = (name: string, dflt: string, what: string) => parseDuration(pick(undefined, name) ?? dflt, what);
-  const warn = pick(undefined, 'RMS_SLC_WARN_DAYS') ?? '30,7,1';
+/** The jobs part of a member's settings, read through the member's reader (one set of warnings). */
+export function readJobsConfig(r: SettingReader, env: Env): JobsConfig {
+  const dur = (key: SettingKey, dflt: string) => r.parse(key, parseDuration) ?? parseDuration(dflt, key);
+  const count = (key: SettingKey, dflt: number, min: number, max: number) => r.parse(key, (v, w) => parseCount(v, w, min, max)) ?? dflt;
+  const testDelay = env.RMS_TEST_JOB_DELAY;
   return {
-    redisUrl: redis === undefined ? undefined : parseRedisUrl(redis),
-    prefix: prefix === undefined ? undefined : parsePrefix(prefix),
-    renewalWindowDays: window === undefined ? 30 : parseCount(window, '--renewal-window-days', 1, 3650),
-    renewalEveryMs: dur('RMS_SLC_RENEWAL_EVERY', '6h', 'RMS_SLC_RENEWAL_EVERY'),
-    expiryEveryMs: dur('RMS_EXPIRY_SWEEP_EVERY', '1h', 'RMS_EXPIRY_SWEEP_EVERY'),
-    retentionDays: parseCount(pick(undefined, 'RMS_REQUEST_LOG_RETENTION_DAYS') ?? '90', 'RMS_REQUEST_LOG_RETENTION_DAYS', 1, 36500),
-    warnDays: warn.split(',').map((d) => parseCount(d, 'RMS_SLC_WARN_DAYS', 1, 3650)),
-    attempts: parseCount(pick(undefined, 'RMS_JOB_ATTEMPTS') ?? '8', 'RMS_JOB_ATTEMPTS', 1, 100),
-    backoffMs: dur('RMS_JOB_BACKOFF', '1s', 'RMS_JOB_BACKOFF'),
-    lockDurationMs: dur('RMS_JOB_LOCK_DURATION', '30s', 'RMS_JOB_LOCK_DURATION'),
-    stalledIntervalMs: dur('RMS_JOB_STALLED_INTERVAL', '30s', 'RMS_JOB_STALLED_INTERVAL'),
-    schedulerCheckEveryMs: dur('RMS_JOB_SCHEDULER_CHECK', '15s', 'RMS_JOB_SCHEDULER_CHECK'),
-    concurrency: parseCount(pick(undefined, 'RMS_JOB_CONCURRENCY') ?? '1', 'RMS_JOB_CONCURRENCY', 1, 64),
-    firstRunDelayMs: dur('RMS_JOBS_FIRST_RUN', '10s', 'RMS_JOBS_FIRST_RUN'),
-    testJobDelayMs: pick(undefined, 'RMS_TEST_JOB_DELAY') === undefined ? 0 : dur('RMS_TEST_JOB_DELAY', '0', 'RMS_TEST_JOB_DELAY'),
+    redisUrl: r.parse('redis', parseRedisUrl),
+    prefix: r.parse('prefix', parsePrefix),
+    renewalWindowDays: count('renewal-window-days', 30, 1, 3650),
+    renewalEveryMs: dur('slc-renewal-every', '6h'),
+    expiryEveryMs: dur('expiry-sweep-every', '1h'),
+    retentionDays: count('request-log-retention-days', 90, 1, 36500),
+    warnDays: r.parse('slc-warn-days', (v, w) => parseCountList(v, w, 1, 3650)) ?? [30, 7, 1],
+    attempts: count('job-attempts', 8, 1, 100),
+    backoffMs: dur('job-backoff', '1s'),
+    lockDurationMs: dur('job-lock-duration', '30s'),
+    stalledIntervalMs: dur('job-stalled-interval', '30s'),
+    schedulerCheckEveryMs: dur('job-scheduler-check', '15s'),
+    concurrency: count('job-concurrency', 1, 1, 64),
+    firstRunDelayMs: dur('jobs-first-run', '10s'),
+    // A test hook, deliberately not a setting: no flag, no file key.
+    testJobDelayMs: testDelay === undefined || testDelay === '' ? 0 : parseDuration(testDelay, 'RMS_TEST_JOB_DELAY'),
   };
 }
 
-export interface WorkerFlags extends JobsFlags {
-  database?: string | undefined;
-  keyPasswordEnv?: string | undefined;
-  name?: string | undefined;
-}
+export type WorkerFlags = JobsFlags &
+  Pick<SettingFlags, 'database' | 'keyPasswordEnv' | 'serverName' | 'logLevel'> & {
+    /** Deprecated: --server-name. */
+    name?: string | undefined;
+  };
 
 export interface WorkerConfig {
   databaseUrl: string;
@@ -126,20 +111,31 @@ export interface WorkerConfig {
   /** Shown on jobs it processed (BullMQ processedBy) and in its logs. */
   workerName: string;
   logLevel: string;
+  /** Deprecated names that were used; the worker logs them at start. */
+  warnings?: string[];
 }
 
 /** `rmsctl worker`: a worker needs a database, Redis and the key password. */
-export function loadWorkerConfig(flags: WorkerFlags, env: Env = process.env): WorkerConfig {
-  const databaseUrl = flags.database ?? env.RMS_DATABASE_URL;
-  if (!databaseUrl) throw new RmsError('InvalidInput', '--database URL is required (or set RMS_DATABASE_URL)');
-  const jobs = loadJobsConfig(flags, env);
-  if (!jobs.redisUrl) throw new RmsError('InvalidInput', '--redis URL is required (or set RMS_REDIS_URL)');
+export function loadWorkerConfig(flags: WorkerFlags, env: Env = process.env, file?: ConfigFile): WorkerConfig {
+  const r = new SettingReader(flags, env, file);
+  const databaseUrl = r.parse('database', parseDatabaseUrl);
+  if (!databaseUrl) throw new RmsError('InvalidInput', DATABASE_REQUIRED);
+  const jobs = readJobsConfig(r, env);
+  if (!jobs.redisUrl) throw new RmsError('InvalidInput', '--redis URL is required (or set RMS_REDIS_URL, or put redis: in the --config file)');
+  if (flags.name) r.warn('--name is deprecated; use --server-name');
+  let workerName = flags.serverName || flags.name || r.parse('server-name', (v) => v);
+  if (!workerName && env.RMS_WORKER_NAME) {
+    r.warn('RMS_WORKER_NAME is deprecated; use RMS_SERVER_NAME');
+    workerName = env.RMS_WORKER_NAME;
+  }
+  const keyPasswordEnv = r.parse('key-password-env', parseEnvVarName) ?? 'RMS_KEY_PASSWORD';
   return {
     databaseUrl,
     redisUrl: jobs.redisUrl,
-    keyPassword: readSecretEnv(flags.keyPasswordEnv ?? 'RMS_KEY_PASSWORD', 'cluster key password', env),
+    keyPassword: readSecretEnv(keyPasswordEnv, 'cluster key password', env),
     jobs,
-    workerName: flags.name ?? env.RMS_WORKER_NAME ?? `${hostname()}:${process.pid}`,
-    logLevel: env.RMS_LOG_LEVEL ?? 'info',
+    workerName: workerName || `${hostname()}:${process.pid}`,
+    logLevel: r.parse('log-level', parseLogLevel) ?? 'info',
+    ...(r.warnings.length ? { warnings: r.warnings } : {}),
   };
 }

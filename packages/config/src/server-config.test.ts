@@ -25,7 +25,7 @@ describe('server configuration', () => {
     expect(c.listen).toEqual({ host: '0.0.0.0', port: 9000 });
     expect(c.maxBodyBytes).toBe(2 * 1024 * 1024);
     expect(c.tls).toBeUndefined();
-    expect(() => loadServerConfig({ keyPasswordEnv: 'KP' }, { KP: 'x' })).toThrow(/--database URL is required/);
+    expect(() => loadServerConfig({ keyPasswordEnv: 'KP' }, { KP: 'x' })).toThrow(/--database is required/);
   });
 
   it('needs both TLS files and reads them', () => {

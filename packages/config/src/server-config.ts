@@ -2,19 +2,19 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { RmsError } from '@openrms/domain';
+import { type ConfigFile, DATABASE_REQUIRED, type SettingFlags, SettingReader } from './config-file';
 import { type Env, readSecretEnv } from './env';
-import { type JobsConfig, loadJobsConfig } from './jobs-config';
+import { type JobsConfig, type JobsFlags, readJobsConfig } from './jobs-config';
+import { loadMetricsConfig, type MetricsConfig } from './metrics-config';
+import { type AuthScheme, type ListenAddress, parseAuthSchemes, parseByteSize, parseDatabaseUrl, parseEnvVarName, parseListen, parseLogLevel, parsePath, parseSpn } from './setting-parsers';
 
 // Env and readSecretEnv live in ./env so jobs-config can use them without importing this file.
 export { type Env, readSecretEnv } from './env';
+// The parsers live in ./setting-parsers so config-file can use them without importing this file.
+export { type AuthScheme, type ListenAddress, parseAuthSchemes, parseByteSize, parseListen } from './setting-parsers';
 
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 export const DEFAULT_LISTEN = { host: '127.0.0.1', port: 8080 } as const;
-
-export interface ListenAddress {
-  host: string;
-  port: number;
-}
 
 export interface TlsFiles {
   cert: Buffer;
@@ -35,9 +35,11 @@ export interface ServerConfig {
   authSchemes: AuthScheme[];
   /** Negotiate (SPNEGO/Kerberos): the service keytab and principal; required when authSchemes has negotiate. */
   kerberos?: KerberosServiceConfig;
+  /** The /metrics bearer token, when metrics-token-env names a variable or the variable holds one. */
+  metrics?: MetricsConfig;
+  /** Deprecated names that were used; the server logs them at start. */
+  warnings?: string[];
 }
-
-export type AuthScheme = 'negotiate' | 'basic';
 
 export interface KerberosServiceConfig {
   keytab: string;
@@ -48,69 +50,22 @@ export interface KerberosServiceConfig {
   krb5Config?: string;
 }
 
-const SPN_RE = /^HTTP\/([A-Za-z0-9.-]{1,253})@([A-Za-z0-9.-]{1,255})$/;
-
-/** `negotiate,basic` → the schemes, validated; Negotiate needs a keytab and an SPN. */
-export function parseAuthSchemes(s: string): AuthScheme[] {
-  const out: AuthScheme[] = [];
-  for (const part of s.split(',').map((p) => p.trim().toLowerCase()).filter(Boolean)) {
-    if (part !== 'negotiate' && part !== 'basic') throw new RmsError('InvalidInput', `--auth takes negotiate and/or basic, comma-separated; got "${part}"`);
-    if (!out.includes(part)) out.push(part);
-  }
-  if (out.length === 0) throw new RmsError('InvalidInput', '--auth must name at least one scheme (negotiate, basic)');
-  return out;
-}
-
-function loadKerberos(flags: ServerFlags, env: Env): KerberosServiceConfig | undefined {
-  const keytab = flags.keytab ?? env.RMS_KEYTAB;
-  const spn = flags.spn ?? env.RMS_SPN;
-  const krb5Config = flags.krb5Config ?? env.RMS_KRB5_CONFIG;
-  if (!keytab && !spn) return undefined;
-  if (!keytab || !spn) throw new RmsError('InvalidInput', 'Negotiate needs both --keytab FILE and --spn HTTP/host@REALM');
-  const m = SPN_RE.exec(spn);
-  if (!m) throw new RmsError('InvalidInput', `--spn must be HTTP/host@REALM (e.g. HTTP/rms.example.test@EXAMPLE.TEST), got "${spn}"`);
+function loadKerberos(r: SettingReader): KerberosServiceConfig | undefined {
+  const keytab = r.parse('keytab', parsePath);
+  const spnSource = r.get('spn');
+  const krb5Config = r.parse('krb5-config', parsePath);
+  if (!keytab && !spnSource) return undefined;
+  if (!keytab || !spnSource) throw new RmsError('InvalidInput', 'Negotiate needs both --keytab FILE and --spn HTTP/host@REALM');
+  const { spn, realm } = parseSpn(spnSource.value, spnSource.what);
   readFileFor(keytab, 'Kerberos keytab');
   if (krb5Config) readFileFor(krb5Config, 'krb5.conf');
-  return { keytab: path.resolve(keytab), spn, realm: m[2]!, ...(krb5Config ? { krb5Config: path.resolve(krb5Config) } : {}) };
+  return { keytab: path.resolve(keytab), spn, realm, ...(krb5Config ? { krb5Config: path.resolve(krb5Config) } : {}) };
 }
 
-export interface ServerFlags {
-  database?: string;
-  listen?: string;
-  keyPasswordEnv?: string;
+/** Settings of a member as flags give them (text); see SETTINGS in ./config-file for every name. */
+export interface ServerFlags extends SettingFlags, JobsFlags {
   /** An already-resolved key password (the embedded default reads it from its credentials file). */
   keyPassword?: string;
-  maxBodyBytes?: string;
-  tlsCert?: string;
-  tlsKey?: string;
-  serverName?: string;
-  /** Redis URL: the jobs run on `rmsctl worker` processes instead of inside the server. */
-  redis?: string;
-  /** Negotiate: the service keytab, its principal, and optionally a krb5.conf. */
-  keytab?: string;
-  spn?: string;
-  krb5Config?: string;
-  /** Schemes offered, e.g. `negotiate,basic`; default: negotiate,basic with a keytab, else basic. */
-  auth?: string;
-}
-
-export function parseListen(s: string): ListenAddress {
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s]+)):(\d{1,5})$/.exec(s.trim());
-  const port = m ? Number(m[3]) : NaN;
-  if (!m || !(port >= 0 && port <= 65535)) {
-    throw new RmsError('InvalidInput', `--listen must be HOST:PORT (e.g. 127.0.0.1:8080), got "${s}"`);
-  }
-  return { host: (m[1] ?? m[2])!, port };
-}
-
-export function parseByteSize(s: string, what: string): number {
-  const m = /^(\d+)\s*(b|k|kb|kib|m|mb|mib)?$/i.exec(s.trim());
-  if (!m) throw new RmsError('InvalidInput', `${what} must be a size like 1048576, 512k or 4m, got "${s}"`);
-  const unit = (m[2] ?? 'b').toLowerCase();
-  const mult = unit.startsWith('k') ? 1024 : unit.startsWith('m') ? 1024 * 1024 : 1;
-  const n = Number(m[1]) * mult;
-  if (n < 1024 || n > 64 * 1024 * 1024) throw new RmsError('InvalidInput', `${what} must be between 1 KiB and 64 MiB`);
-  return n;
 }
 
 function readFileFor(p: string, what: string): Buffer {
@@ -121,36 +76,42 @@ function readFileFor(p: string, what: string): Buffer {
   }
 }
 
-/** Flags win over environment variables (RMS_*), which win over defaults. */
-export function loadServerConfig(flags: ServerFlags, env: Env = process.env): ServerConfig {
-  const databaseUrl = flags.database ?? env.RMS_DATABASE_URL;
-  if (!databaseUrl) throw new RmsError('InvalidInput', '--database URL is required (or set RMS_DATABASE_URL)');
-  const listenText = flags.listen ?? env.RMS_LISTEN;
-  const listen = listenText ? parseListen(listenText) : { ...DEFAULT_LISTEN };
-  const keyPassword = flags.keyPassword ?? readSecretEnv(flags.keyPasswordEnv ?? 'RMS_KEY_PASSWORD', 'cluster key password', env);
-  const bodyText = flags.maxBodyBytes ?? env.RMS_MAX_BODY_BYTES;
-  const maxBodyBytes = bodyText ? parseByteSize(bodyText, 'the maximum request body size') : DEFAULT_MAX_BODY_BYTES;
-  const certPath = flags.tlsCert ?? env.RMS_TLS_CERT;
-  const keyPath = flags.tlsKey ?? env.RMS_TLS_KEY;
+/** Flag > environment (RMS_*) > configuration file (`file`, from --config or RMS_CONFIG) > default. */
+export function loadServerConfig(flags: ServerFlags, env: Env = process.env, file?: ConfigFile): ServerConfig {
+  const r = new SettingReader(flags, env, file);
+  const databaseUrl = r.parse('database', parseDatabaseUrl);
+  if (!databaseUrl) throw new RmsError('InvalidInput', DATABASE_REQUIRED);
+  const listen = r.parse('listen', parseListen) ?? { ...DEFAULT_LISTEN };
+  const keyPassword = flags.keyPassword ?? readSecretEnv(r.parse('key-password-env', parseEnvVarName) ?? 'RMS_KEY_PASSWORD', 'cluster key password', env);
+  const maxBodyBytes = r.parse('max-body', parseByteSize) ?? DEFAULT_MAX_BODY_BYTES;
+  const certPath = r.parse('tls-cert', parsePath);
+  const keyPath = r.parse('tls-key', parsePath);
   if (Boolean(certPath) !== Boolean(keyPath)) {
     throw new RmsError('InvalidInput', 'TLS needs both a certificate and a key (--tls-cert and --tls-key)');
   }
   const tls = certPath && keyPath ? { cert: readFileFor(certPath, 'TLS certificate'), key: readFileFor(keyPath, 'TLS key') } : undefined;
-  const kerberos = loadKerberos(flags, env);
-  const authText = flags.auth ?? env.RMS_AUTH;
-  const authSchemes = authText ? parseAuthSchemes(authText) : kerberos ? (['negotiate', 'basic'] as AuthScheme[]) : (['basic'] as AuthScheme[]);
+  const kerberos = loadKerberos(r);
+  const authSchemes = r.parse('auth', parseAuthSchemes) ?? (kerberos ? (['negotiate', 'basic'] as AuthScheme[]) : (['basic'] as AuthScheme[]));
   if (authSchemes.includes('negotiate') && !kerberos) throw new RmsError('InvalidInput', '--auth negotiate needs --keytab FILE and --spn HTTP/host@REALM');
+  const metricsVar = r.parse('metrics-token-env', parseEnvVarName);
+  const metrics = loadMetricsConfig(env, metricsVar ?? 'RMS_METRICS_TOKEN');
+  const serverName = r.parse('server-name', (v) => v) ?? hostname();
+  const logLevel = r.parse('log-level', parseLogLevel) ?? 'info';
+  const jobs = readJobsConfig(r, env);
   return {
     databaseUrl,
     listen,
     keyPassword,
     maxBodyBytes,
     ...(tls ? { tls } : {}),
-    serverName: flags.serverName ?? env.RMS_SERVER_NAME ?? hostname(),
-    logLevel: env.RMS_LOG_LEVEL ?? 'info',
-    jobs: loadJobsConfig({ redis: flags.redis }, env),
+    serverName,
+    logLevel,
+    jobs,
     authSchemes,
     ...(kerberos ? { kerberos } : {}),
+    // Without a named variable or a token here, startServer reads RMS_METRICS_TOKEN itself.
+    ...(metricsVar !== undefined || metrics.token ? { metrics } : {}),
+    ...(r.warnings.length ? { warnings: r.warnings } : {}),
   };
 }
 
@@ -165,7 +126,7 @@ export interface EmbeddedDefaults {
 /** What `pnpm start` uses: a SQLite file and a credentials file under ./data, or RMS_DATA_DIR. */
 export function embeddedDefaults(cwd: string = process.cwd(), env: Env = process.env): EmbeddedDefaults {
   const dataDir = path.resolve(cwd, env.RMS_DATA_DIR ?? 'data');
-  const listen = env.RMS_LISTEN ? parseListen(env.RMS_LISTEN) : { ...DEFAULT_LISTEN };
+  const listen = env.RMS_LISTEN ? parseListen(env.RMS_LISTEN, 'RMS_LISTEN') : { ...DEFAULT_LISTEN };
   const host = listen.host.includes(':') ? `[${listen.host}]` : listen.host === '0.0.0.0' ? 'localhost' : listen.host;
   return {
     dataDir,

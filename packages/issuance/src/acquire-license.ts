@@ -1,5 +1,7 @@
+import type { KeyObject } from 'node:crypto';
 import { addYears, evaluateRights, newBracedGuid, type RightsPolicy } from '@openrms/domain';
 import { buildUseLicense, issuerFromCertificate, parseXrml, publicKeysEqual, readTemplate, signXrml } from '@openrms/xrml';
+import type { ContentKey } from '@openrms/keys';
 import { type Caller, fail, type IssuingContext, isOwnServer, recordIssued } from './issuing-context';
 import type { IssuingState } from './issuing-state';
 import { peerGroupsOf } from './group-expansion';
@@ -34,9 +36,11 @@ async function acquireOneLicense(ctx: IssuingContext, _caller: Caller, item: Lic
   if (pl.validity && (now < pl.validity.from || now >= pl.validity.until)) {
     fail('IssuanceLicenseIsNotWithinValidTimeRange', 'the issuance licence is outside its validity period');
   }
-  if (!isOwnServer(pl.server, s)) fail('RightsLabelNoMatchingIssuedPrincipal', 'the issuance licence was published for another cluster');
-  const opened = await openPolicy(ctx, pl.enablingBits, pl.encryptedRightsData);
-  const policy = await effectivePolicy(ctx, opened, s);
+  // Our own SLC first, then the trusted publishing domains (PROTOCOL.md §5.7 step 3).
+  const opener = contentKeyOpenerFor(ctx, pl.server, s);
+  const opened = await openPolicy(ctx, pl.enablingBits, pl.encryptedRightsData, opener.key);
+  // Templates are this cluster's; a domain's PL carries its own policy.
+  const policy = opener.own ? await effectivePolicy(ctx, opened, s) : opened;
   // This cluster answers for the people whose RACs it signed itself (a root) or whose directory it reads.
   const authoritative = publicKeysEqual(rac.issuerKey, s.slc.principal.publicKey);
   const subject = await subjectFor(ctx, rac.info.identity.email, s.policies, { authoritative });
@@ -74,6 +78,19 @@ async function acquireOneLicense(ctx: IssuingContext, _caller: Caller, item: Lic
   const ul = signXrml(unsigned, ctx.key);
   await recordIssued(ctx, 'UL', rac.info.identity.email, descriptorGuid, ul, now, validUntil);
   return { chain: [ul, ...s.chain] };
+}
+
+function contentKeyOpenerFor(
+  ctx: IssuingContext,
+  server: { serverGuid: string; publicKey: KeyObject },
+  s: IssuingState,
+): { own: boolean; key: { unsealContentKey(blob: Buffer): ContentKey } } {
+  if (isOwnServer(server, s)) return { own: true, key: ctx.key };
+  const domain = (s.publishingDomains ?? []).find(
+    (d) => d.slc.principal.id.toLowerCase() === server.serverGuid.toLowerCase() && publicKeysEqual(d.slc.principal.publicKey, server.publicKey),
+  );
+  if (!domain) return fail('RightsLabelNoMatchingIssuedPrincipal', 'the issuance licence was published for another cluster');
+  return { own: false, key: domain.key };
 }
 
 /** A PL made from one of our templates is governed by the server's copy of the template. */

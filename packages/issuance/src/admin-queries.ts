@@ -1,5 +1,6 @@
-import { type Clock, newId, RmsError, systemClock } from '@openrms/domain';
+import { BUILTIN_GROUPS, type Clock, newId, RmsError, systemClock } from '@openrms/domain';
 import type { AuditEntry, PrincipalRow, RequestLogEntry, Store, TemplateRow } from '@openrms/store';
+import { keepingAnAdministrator } from './manage-principals';
 import { hashPassword } from './passwords';
 import type { AddUserInput } from './add-user-input';
 import { checkPrincipalName, IMPLICIT_GROUPS, isValidEmail } from './principal-rules';
@@ -118,7 +119,9 @@ export async function changeMembershipIn(store: Store, actor: string, change: Me
       await tx.principals.addMember(group.id, member.id);
     } else {
       if (!direct) throw new RmsError('NotFound', `"${member.name}" is not a direct member of "${group.name}"`);
-      await tx.principals.removeMember(group.id, member.id);
+      await keepingAnAdministrator(tx, `removing "${member.name}" from "${group.name}" leaves ${BUILTIN_GROUPS.administrators} without an enabled member: add another administrator first`, () =>
+        tx.principals.removeMember(group.id, member.id),
+      );
     }
     const now = clock.now();
     // Group membership decides DACL access: members re-read on a version change.

@@ -2,7 +2,7 @@ import { createPublicKey } from 'node:crypto';
 import { hostname } from 'node:os';
 import { type Clock, DAY_MS, newId, RmsError, systemClock } from '@openrms/domain';
 import { ClusterKey } from '@openrms/keys';
-import { parseXrml, publicKeysEqual, readCertificate, verifyChain } from '@openrms/xrml';
+import { parseXrml, publicKeyFingerprint, publicKeysEqual, readCertificate, verifyChain } from '@openrms/xrml';
 import type { Store, ServerRow } from '@openrms/store';
 import { checkPrincipalName, withProvisionedStore } from './principal-admin';
 import { SETTINGS } from './settings';
@@ -57,7 +57,17 @@ export interface ClusterOverview {
   cluster: { id: string; kind: string; name: string; url: string };
   /** A licensing-only cluster's root (_wmcs base URL). */
   rootUrl: string | null;
-  slc: { subject: string; issuer: string; validFrom: Date; validUntil: Date; daysLeft: number; chainLength: number };
+  slc: {
+    subject: string;
+    issuer: string;
+    validFrom: Date;
+    validUntil: Date;
+    daysLeft: number;
+    chainLength: number;
+    /** publicKeyFingerprint of the cluster key, and of the key the chain ends at (what clients trust). */
+    keyFingerprint: string;
+    rootKeyFingerprint: string;
+  };
   members: (ServerRow & { alive: boolean })[];
   /** Accounts members joined with, first the one the cluster was provisioned with. */
   serviceAccounts: string[];
@@ -70,6 +80,7 @@ export async function clusterStatusIn(store: Store, clock: Clock = systemClock):
   const cluster = await store.clusters.get();
   const chainRow = await store.slcChains.getActive(cluster.id);
   const leaf = readCertificate(parseXrml(chainRow.chain[0]!));
+  const last = chainRow.chain.length > 1 ? readCertificate(parseXrml(chainRow.chain[chainRow.chain.length - 1]!)) : leaf;
   const now = clock.now();
   const servers = await store.servers.list(cluster.id);
   const rootUrl = await store.settings.get(SETTINGS.rootClusterUrl);
@@ -84,6 +95,8 @@ export async function clusterStatusIn(store: Store, clock: Clock = systemClock):
       validUntil,
       daysLeft: Math.floor((validUntil.getTime() - now.getTime()) / DAY_MS),
       chainLength: chainRow.chain.length,
+      keyFingerprint: publicKeyFingerprint(leaf.principal.publicKey),
+      rootKeyFingerprint: publicKeyFingerprint(last.issuer.publicKey),
     },
     members: servers.map((s) => ({ ...s, alive: s.lastHeartbeatAt !== null && now.getTime() - s.lastHeartbeatAt.getTime() < MEMBER_STALE_MS })),
     serviceAccounts: [...new Set(servers.map((s) => s.serviceAccount).filter((a): a is string => a !== null))],

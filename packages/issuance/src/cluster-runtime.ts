@@ -20,6 +20,7 @@ import {
 import { ClusterKey } from '@openrms/keys';
 import type { Store } from '@openrms/store';
 import { type CertificateInfo, publicKeysEqual, verifyChain } from '@openrms/xrml';
+import { type AdminFormSecret, loadAdminFormSecret } from './admin-form-secret';
 import { type DirectorySettings, readDirectorySettings, readGeneration } from './directory-settings';
 import { Identities } from './identities';
 import { type GroupExpansionPeer, openPeers, type PeerMembershipQuery } from './group-expansion';
@@ -31,6 +32,7 @@ import type { AuthenticatedPrincipal } from './authenticated-principal';
 import { DEFAULT_VALIDITY, type IssuingState, type ValidityPolicy } from './issuing-state';
 import { LicensingService } from './licensing-service';
 import { readPolicies, type Policies } from './policies';
+import { loadPublishingDomains, type PublishingDomain } from './publishing-domains';
 import { RequestLogWriter, type RequestLogStats } from './request-log-writer';
 
 export type { AuthenticatedPrincipal } from './authenticated-principal';
@@ -89,6 +91,8 @@ interface LoadedState {
   directory: DirectorySettings | undefined;
   directoryGeneration: number;
   peers: GroupExpansionPeer[];
+  /** Trusted publishing domains, their keys opened (they only unseal content keys). */
+  publishingDomains: PublishingDomain[];
 }
 
 /**
@@ -99,6 +103,8 @@ interface LoadedState {
 export class ClusterRuntime {
   readonly #key: ClusterKey;
   #state: LoadedState;
+  /** Re-read with the rest of the state, so a rotation reaches every member within one refresh. */
+  #adminFormSecret!: AdminFormSecret;
   #timer: NodeJS.Timeout | undefined;
   #refreshing: Promise<void> | undefined;
   #identities: Identities;
@@ -147,7 +153,7 @@ export class ClusterRuntime {
 
   #issuingState(): IssuingState {
     const s = this.#state;
-    return { cluster: s.cluster, chain: s.chain, slc: s.leaf, racIssuerKeys: s.racIssuerKeys, policies: s.policies, validity: s.validity };
+    return { cluster: s.cluster, chain: s.chain, slc: s.leaf, racIssuerKeys: s.racIssuerKeys, policies: s.policies, validity: s.validity, publishingDomains: s.publishingDomains };
   }
 
   static async open(opts: ClusterRuntimeOptions): Promise<ClusterRuntime> {
@@ -176,6 +182,7 @@ export class ClusterRuntime {
       ...(opts.negotiate ? { negotiate: opts.negotiate } : {}),
       ...(opts.peerMembership ? { peerMembership: opts.peerMembership } : {}),
     });
+    rt.#adminFormSecret = await loadAdminFormSecret(opts.store, key, undefined, clock);
     if (opts.refreshMs !== 0) rt.#startRefresh(opts.refreshMs ?? 5000);
     return rt;
   }
@@ -195,8 +202,9 @@ export class ClusterRuntime {
   }
 
   async refresh(): Promise<void> {
-    this.#state = await loadState(this.store, this.#key, this.clock);
+    this.#state = await loadState(this.store, this.#key, this.clock, this.#state);
     this.#applyDirectory(this.#state);
+    this.#adminFormSecret = await loadAdminFormSecret(this.store, this.#key, this.#adminFormSecret, this.clock);
     await this.store.servers.heartbeat(this.serverId, this.clock.now());
   }
 
@@ -259,6 +267,15 @@ export class ClusterRuntime {
 
   get cluster(): ClusterIdentity {
     return this.#state.cluster;
+  }
+
+  /**
+   * The cluster-wide secret the admin pages sign form tokens and flash notices with: the same on
+   * every member (stored sealed in the configuration database), so a form rendered by one member
+   * can be submitted to another behind the balancer.
+   */
+  get adminFormSecret(): Buffer {
+    return this.#adminFormSecret.secret;
   }
 
   /** The root cluster's _wmcs URL, for a licensing-only cluster. */
@@ -370,7 +387,7 @@ export class ClusterRuntime {
   }
 }
 
-async function loadState(store: Store, key: ClusterKey, clock: Clock): Promise<LoadedState> {
+async function loadState(store: Store, key: ClusterKey, clock: Clock, previous?: LoadedState): Promise<LoadedState> {
   const c = await store.clusters.get();
   const cluster: ClusterIdentity = { id: c.id, kind: c.kind, name: c.name, url: c.url };
   const chainRow = await store.slcChains.getActive(c.id);
@@ -405,5 +422,6 @@ async function loadState(store: Store, key: ClusterKey, clock: Clock): Promise<L
     directory: await readDirectorySettings(store, key),
     directoryGeneration: await readGeneration(store),
     peers: await openPeers(store, key),
+    publishingDomains: await loadPublishingDomains(store, key, previous?.publishingDomains),
   };
 }

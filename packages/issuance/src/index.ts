@@ -24,3 +24,24 @@ export { LocalDirectory } from './local-directory';
 export * from './directory-settings';
 export * from './directory-admin';
 export * from './group-expansion';
+export { loadAdminFormSecret, rotateAdminFormSecret, rotateAdminFormSecretIn, type AdminFormSecret } from './admin-form-secret';
+export {
+  listUsersIn,
+  listGroupsIn,
+  showGroupIn,
+  previewUserRemovalIn,
+  previewGroupRemovalIn,
+  removeUserIn,
+  removeGroupIn,
+  setUserDisabledIn,
+  setUserPasswordIn,
+  type GroupDescription,
+  type GroupListEntry,
+  type GroupRemoval,
+  type PrincipalSource,
+  type UserListEntry,
+  type UserRemoval,
+} from './manage-principals';
+export { migrateSchema, type MigrateSchemaResult } from './migrate-schema';
+export { backupConfigurationDatabase, restoreConfigurationDatabase } from './backup-database';
+export { exportClusterKey, importPublishingDomain, listPublishingDomains, type PublishingDomainSummary } from './publishing-domains';

@@ -2,6 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import { DEFAULT_ISSUED_VALIDITY_YEARS } from '@openrms/domain';
 import type { CertificateInfo } from '@openrms/xrml';
 import type { Policies } from './policies';
+import type { PublishingDomain } from './publishing-domains';
 
 /** How long what the server issues stays valid, unless policy says otherwise (settings `validity`). */
 export interface ValidityPolicy {
@@ -28,4 +29,6 @@ export interface IssuingState {
   racIssuerKeys: KeyObject[];
   policies: Policies;
   validity: ValidityPolicy;
+  /** Other clusters whose PLs this cluster licenses ("trusted publishing domains"); absent = none. */
+  publishingDomains?: readonly PublishingDomain[];
 }

@@ -3,11 +3,19 @@ import type { ContentKey } from '@openrms/keys';
 import { ERD_AAD, readRightsData } from '@openrms/xrml';
 import { fail, type IssuingContext } from './issuing-context';
 
-/** Opens a PL's content key with the cluster key, then the rights data it protects. */
-export async function openPolicy(ctx: IssuingContext, enablingBits: Buffer, encryptedRightsData: Buffer): Promise<RightsPolicy & { contentKey: ContentKey }> {
+/**
+ * Opens a PL's content key with the cluster key (or, for a PL addressed to a trusted publishing
+ * domain, with that domain's key), then the rights data it protects.
+ */
+export async function openPolicy(
+  ctx: IssuingContext,
+  enablingBits: Buffer,
+  encryptedRightsData: Buffer,
+  opener: { unsealContentKey(blob: Buffer): ContentKey } = ctx.key,
+): Promise<RightsPolicy & { contentKey: ContentKey }> {
   let contentKey: ContentKey;
   try {
-    contentKey = ctx.key.unsealContentKey(enablingBits);
+    contentKey = opener.unsealContentKey(enablingBits);
   } catch {
     return fail('EnablingBitsHashDoesNotMatch', 'the content key in the issuance licence cannot be opened by this server');
   }

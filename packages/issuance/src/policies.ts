@@ -1,7 +1,7 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { parseVersion, RmsError, type Clock } from '@openrms/domain';
 import type { Store } from '@openrms/store';
-import { publicKeyFingerprint } from '@openrms/xrml';
+import { legacyPkcs1Fingerprint, publicKeyFingerprint } from '@openrms/xrml';
 
 /** Cluster-wide licensing policies (PROTOCOL.md §6.4, §6.5), kept in the settings table. */
 export interface Policies {
@@ -62,8 +62,9 @@ export function fingerprintOfPem(pem: string): string {
 
 export function isExcluded(p: Policies, email: string, racKey: KeyObject): boolean {
   const e = email.trim().toLowerCase();
-  const fp = racKeyFingerprint(racKey);
-  return p.excludedUsers.some((x) => (x.email !== undefined && x.email.toLowerCase() === e) || (x.keyFingerprint !== undefined && x.keyFingerprint === fp));
+  // Entries written before the fingerprint became SPKI-based hold the legacy PKCS#1 form: still honoured.
+  const fps = [racKeyFingerprint(racKey), legacyPkcs1Fingerprint(racKey)];
+  return p.excludedUsers.some((x) => (x.email !== undefined && x.email.toLowerCase() === e) || (x.keyFingerprint !== undefined && fps.includes(x.keyFingerprint.trim().toLowerCase())));
 }
 
 export function checkVersion(v: string, what: string): string {

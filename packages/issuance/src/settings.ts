@@ -19,4 +19,15 @@ export const SETTINGS = {
   slcLastRenewal: 'slc.lastRenewal',
   /** `{ validUntil, thresholds }`: the expiry warnings already given for the SLC ending at validUntil. */
   slcWarned: 'slc.warned',
+  /**
+   * Trusted publishing domains (`rmsctl key import`): other clusters' SLC chains whose PLs this
+   * cluster licenses; each names the `keys` row (purpose 'publishing-domain') holding the
+   * imported key sealed to this cluster's key.
+   */
+  trustedPublishingDomains: 'trust.publishingDomains',
+  /**
+   * `{ sealed, createdAt }`: the secret the admin pages sign form tokens and flash notices with,
+   * sealed to the cluster public key (purpose 'admin-form-secret'), one for every member.
+   */
+  adminFormSecret: 'admin.formSecret',
 } as const;

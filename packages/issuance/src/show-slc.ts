@@ -1,6 +1,5 @@
-import { createHash } from 'node:crypto';
 import { DAY_MS, systemClock, type Clock } from '@openrms/domain';
-import { parseXrml, readCertificate } from '@openrms/xrml';
+import { parseXrml, publicKeyFingerprint, readCertificate } from '@openrms/xrml';
 import { withProvisionedStore } from './principal-admin';
 
 export interface SlcSummary {
@@ -14,7 +13,10 @@ export interface SlcSummary {
   daysLeft: number;
   chainLength: number;
   keyBits: number;
+  /** publicKeyFingerprint of the cluster key: what `rms` and the admin overview print too. */
   keyFingerprint: string;
+  /** The key the chain ends at, which clients trust on first use: the cluster key for a root cluster, the root's for a licensing-only one. */
+  rootKeyFingerprint: string;
   publicKeyPem: string;
 }
 
@@ -25,7 +27,7 @@ export async function showSlc(databaseUrl: string, clock: Clock = systemClock): 
     const row = await store.slcChains.getActive(cluster.id);
     const leaf = readCertificate(parseXrml(row.chain[0]!));
     const key = leaf.principal.publicKey;
-    const der = key.export({ format: 'der', type: 'spki' });
+    const last = row.chain.length > 1 ? readCertificate(parseXrml(row.chain[row.chain.length - 1]!)) : leaf;
     const validUntil = leaf.validUntil ?? row.validUntil;
     return {
       clusterId: cluster.id,
@@ -38,7 +40,8 @@ export async function showSlc(databaseUrl: string, clock: Clock = systemClock): 
       daysLeft: Math.floor((validUntil.getTime() - clock.now().getTime()) / DAY_MS),
       chainLength: row.chain.length,
       keyBits: key.asymmetricKeyDetails?.modulusLength ?? 0,
-      keyFingerprint: createHash('sha256').update(der).digest('hex'),
+      keyFingerprint: publicKeyFingerprint(key),
+      rootKeyFingerprint: publicKeyFingerprint(last.issuer.publicKey),
       publicKeyPem: key.export({ format: 'pem', type: 'spki' }).toString(),
     };
   });

@@ -11,6 +11,8 @@ import {
 } from 'node:crypto';
 import { RmsError } from '@openrms/domain';
 import { ContentKey } from './content-key';
+import { decryptPkcs8, encryptPkcs8 } from './encrypted-pkcs8';
+import { PublishingDomainKey } from './publishing-domain-key';
 import { type KeySealPurpose, openSealed, seal, SECRET_PURPOSES, type SecretPurpose } from './sealing';
 
 /** Anything that can produce an RSASSA-PKCS1-v1_5 SHA-256 signature without exposing its key. */
@@ -101,6 +103,25 @@ export class RsaKeyPair implements Signer {
     return new RsaKeyPair(unwrapPkcs8(wrapped, password, what));
   }
 
+  /**
+   * Reads `-----BEGIN ENCRYPTED PRIVATE KEY-----` (what exportEncryptedPkcs8 writes, or any
+   * OpenSSL-made one); a wrong password is KeyPasswordInvalid.
+   */
+  static fromEncryptedPkcs8(pem: string, password: string, what = 'private key'): RsaKeyPair {
+    return new RsaKeyPair(decryptPkcs8(pem, password, what));
+  }
+
+  /**
+   * The private key as encrypted PKCS#8 PEM (PBES2: scrypt, AES-256-CBC) that OpenSSL and other
+   * tools read (`openssl pkey -in FILE -passin env:VAR`): for moving a cluster key elsewhere.
+   */
+  exportEncryptedPkcs8(password: string, minLength = MIN_KEY_PASSWORD_LENGTH): string {
+    if (password.length < minLength) {
+      throw new RmsError('InvalidInput', `the export password must be at least ${minLength} characters`);
+    }
+    return encryptPkcs8(this.#privateKey, password);
+  }
+
   /** The private key encrypted with `password` (scrypt → AES-256-GCM), as a JSON string. */
   wrap(password: string, minLength = MIN_KEY_PASSWORD_LENGTH): string {
     if (password.length < minLength) {
@@ -157,6 +178,8 @@ export class RsaKeyPair implements Signer {
   /** Opens a private key sealed to this key pair (a RAC key sealed to a machine, a user key at rest). */
   unsealKeyPair(blob: Buffer, purpose: KeySealPurpose): RsaKeyPair {
     assertKeyPurpose(purpose);
+    // Imported publishing domain keys open only as PublishingDomainKey, which cannot sign.
+    if (purpose === 'publishing-domain-key') throw new RmsError('InvalidInput', 'publishing domain keys open with openPublishingDomainKey');
     const der = openSealed(this.#privateKey, blob, purpose);
     try {
       return new RsaKeyPair(createPrivateKey({ key: der, format: 'der', type: 'pkcs8' }));
@@ -166,6 +189,20 @@ export class RsaKeyPair implements Signer {
     } finally {
       der.fill(0);
     }
+  }
+
+  /** Opens another cluster's key imported as a trusted publishing domain (sealed to this key pair). */
+  openPublishingDomainKey(blob: Buffer): PublishingDomainKey {
+    const der = openSealed(this.#privateKey, blob, 'publishing-domain-key');
+    let key: KeyObject;
+    try {
+      key = createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
+    } catch {
+      throw new RmsError('InvalidInput', 'the sealed publishing domain key is not a private key');
+    } finally {
+      der.fill(0);
+    }
+    return new PublishingDomainKey(key);
   }
 
   /**

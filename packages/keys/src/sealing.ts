@@ -5,15 +5,15 @@ import { RmsError } from '@openrms/domain';
  * What a sealed blob protects. It is bound into the AES-GCM associated data, so a blob sealed as
  * one thing can never be opened as another (a content key presented as a private key, say).
  */
-export type SealPurpose = 'content-key' | 'rac-private-key' | 'clc-private-key' | 'user-key-at-rest' | SecretPurpose;
+export type SealPurpose = 'content-key' | 'rac-private-key' | 'clc-private-key' | 'user-key-at-rest' | 'publishing-domain-key' | SecretPurpose;
 
 /** Purposes whose payload is an opaque secret (bytes), never a key: opened with `unsealSecret` only. */
-export type SecretPurpose = 'root-credentials' | 'directory-credentials' | 'peer-credentials';
+export type SecretPurpose = 'root-credentials' | 'directory-credentials' | 'peer-credentials' | 'admin-form-secret';
 
 /** Purposes whose payload is a private key (PKCS#8 DER). */
 export type KeySealPurpose = Exclude<SealPurpose, 'content-key' | SecretPurpose>;
 
-export const SECRET_PURPOSES: readonly SecretPurpose[] = ['root-credentials', 'directory-credentials', 'peer-credentials'];
+export const SECRET_PURPOSES: readonly SecretPurpose[] = ['root-credentials', 'directory-credentials', 'peer-credentials', 'admin-form-secret'];
 
 const VERSION = 1;
 const IV_BYTES = 12;

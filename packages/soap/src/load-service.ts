@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { NS } from './namespaces';
 import { parseXmlSecurely } from './parse-xml-securely';
@@ -30,8 +30,19 @@ export interface ServiceDescription {
   readonly operations: ReadonlyMap<string, OperationDef>;
 }
 
-/** The wsdl/ folder at the repository root (same depth from src/ and from a built dist/). */
-export const WSDL_DIR = path.resolve(__dirname, '..', '..', '..', 'wsdl');
+/**
+ * The wsdl/ folder at the repository root: the nearest one above this code, which is
+ * packages/soap/src under tsx and apps/<app>/dist once bundled into a release build.
+ */
+export const WSDL_DIR = findWsdlDir(__dirname);
+
+export function findWsdlDir(from: string): string {
+  for (let dir = path.resolve(from); ; dir = path.dirname(dir)) {
+    const candidate = path.join(dir, 'wsdl');
+    if (existsSync(path.join(candidate, 'server.wsdl'))) return candidate;
+    if (path.dirname(dir) === dir) throw new Error(`no wsdl/ folder above ${from}`);
+  }
+}
 
 /** Which WSDL describes each endpoint of domain's SERVICE_PATHS. */
 export const SERVICE_WSDL_FILES = {

@@ -1,6 +1,6 @@
-export { openStore, Store, type OpenStoreOptions } from './store';
+export { openStore, Store, type OpenStoreOptions, type SchemaStatus } from './store';
 export { parseDatabaseUrl, redactDatabaseUrl, type DatabaseConfig, type Dialect } from './parse-database-url';
-export { SCHEMA_VERSION } from './migration-source';
+export { MIGRATION_NAMES, SCHEMA_VERSION } from './migration-source';
 export type { ClusterRow, NewCluster, ClusterPatch } from './repositories/clusters-repository';
 export type { ServerRow, ServerRegistration } from './repositories/servers-repository';
 export type { KeyRow, NewKey } from './repositories/keys-repository';
@@ -28,3 +28,4 @@ export type { SettingsRepository } from './repositories/settings-repository';
 export type { UserKeysRepository } from './repositories/user-keys-repository';
 export type { TemplateRow, TemplateStatus, TemplatesRepository } from './repositories/templates-repository';
 export type { DirectoryLinkRow, DirectoryLinksRepository } from './repositories/directory-links-repository';
+export { backupSqliteDatabase, restoreSqliteDatabase, BACKUP_DOCS, type DatabaseSummary } from './sqlite-backup';

@@ -10,6 +10,9 @@ export const MIGRATIONS: readonly Migration[] = [initialSchema, templatesSchema,
 /** The schema version this code expects: the number of migrations it knows. */
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
+/** The names of this code's migrations, oldest first, as `rmsctl migrate` prints them. */
+export const MIGRATION_NAMES: readonly string[] = MIGRATIONS.map((m) => m.name);
+
 export const MIGRATIONS_TABLE = 'openrms_migrations';
 
 export const migrationSource: Knex.MigrationSource<Migration> = {

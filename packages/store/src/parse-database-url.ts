@@ -16,7 +16,7 @@ export interface DatabaseConfig {
 }
 
 /** How long a SQLite connection waits for another process's write lock before failing. */
-const SQLITE_BUSY_TIMEOUT_MS = 10_000;
+export const SQLITE_BUSY_TIMEOUT_MS = 10_000;
 
 /** Only the mssql URL parameters we understand; an unknown one is most likely a typo. */
 const MSSQL_BOOLEAN_PARAMS = ['encrypt', 'trustServerCertificate'] as const;

@@ -28,12 +28,12 @@ describeStoreContract('postgres', async () => {
 });
 
 describe('postgres connection failures', () => {
-  test('a missing database or a closed port is Unavailable, without the password', async () => {
-    for (const url of [
-      'postgres://postgres:TopSecret99@127.0.0.1:5432/openrms_no_such_database',
-      'postgres://postgres:TopSecret99@127.0.0.1:1/openrms',
-    ]) {
-      const e = await expectRmsError(openStore(url), 'Unavailable');
+  test('a missing database is NotFound and a closed port Unavailable, without the password', async () => {
+    for (const [url, code] of [
+      ['postgres://postgres:TopSecret99@127.0.0.1:5432/openrms_no_such_database', 'NotFound'],
+      ['postgres://postgres:TopSecret99@127.0.0.1:1/openrms', 'Unavailable'],
+    ] as const) {
+      const e = await expectRmsError(openStore(url), code);
       expect(e.message).not.toContain('TopSecret99');
       expect(e.message).toContain('postgres://postgres:***@127.0.0.1');
     }

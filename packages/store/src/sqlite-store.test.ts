@@ -53,7 +53,7 @@ describe('sqlite specifics', () => {
     const cwd = process.cwd();
     process.chdir(dir);
     try {
-      const store = await openStore('sqlite:./rel/rms.db');
+      const store = await openStore('sqlite:./rel/rms.db', { create: true });
       await store.close();
       expect(fs.existsSync(path.join(dir, 'rel', 'rms.db'))).toBe(true);
     } finally {
@@ -102,7 +102,7 @@ describe('sqlite open failures', () => {
     const dir = tempDir();
     try {
       fs.writeFileSync(path.join(dir, 'file'), '');
-      const e = await expectRmsError(openStore(`sqlite:${path.join(dir, 'file', 'rms.db')}`), 'Unavailable');
+      const e = await expectRmsError(openStore(`sqlite:${path.join(dir, 'file', 'rms.db')}`, { create: true }), 'Unavailable');
       expect(e.message).toContain(path.join(dir, 'file'));
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });

@@ -2,8 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { knex as createKnex, type Knex } from 'knex';
 import { RmsError, isRmsError } from '@openrms/domain';
-import { MIGRATIONS, MIGRATIONS_TABLE, migrationSource } from './migration-source';
-import { parseDatabaseUrl, type DatabaseConfig, type Dialect } from './parse-database-url';
+import { MIGRATIONS, MIGRATIONS_TABLE, migrationSource, SCHEMA_VERSION } from './migration-source';
+import { parseDatabaseUrl, SQLITE_BUSY_TIMEOUT_MS, type DatabaseConfig, type Dialect } from './parse-database-url';
 import { AuditRepository } from './repositories/audit-repository';
 import { ClustersRepository } from './repositories/clusters-repository';
 import { DaclRepository } from './repositories/dacl-repository';
@@ -19,8 +19,32 @@ import { TemplatesRepository } from './repositories/templates-repository';
 import { DirectoryLinksRepository } from './repositories/directory-links-repository';
 
 export interface OpenStoreOptions {
-  /** Apply pending migrations before returning (default false: migrating is an explicit step). */
+  /**
+   * Apply pending migrations before returning; implies `create`. For provisioning, which makes
+   * a new database; an existing one is upgraded with `rmsctl migrate` (default false).
+   */
   migrate?: boolean;
+  /**
+   * May the database be missing or empty? With true a missing SQLite file (and its folder) is
+   * created and no check is made of what the database holds. With false, the default for every
+   * command but provisioning, a missing database is NotFound and one that is not OpenRMS's, or
+   * whose schema is not this code's (see `anySchemaVersion`), is NotProvisioned; nothing is created.
+   */
+  create?: boolean;
+  /** Accept an OpenRMS database whose schema is older or newer than this code: for `rmsctl migrate`. */
+  anySchemaVersion?: boolean;
+}
+
+/** The migrations a database has applied, compared with the ones this code knows. */
+export interface SchemaStatus {
+  /** SCHEMA_VERSION: how many migrations this code knows. */
+  codeVersion: number;
+  /** Names recorded in the database, in the order they were applied. */
+  applied: string[];
+  /** This code's migrations the database has not applied, in the order they would run. */
+  pending: string[];
+  /** Migrations the database has applied that this code does not know: a newer OpenRMS wrote them. */
+  unknown: string[];
 }
 
 const MIGRATOR_CONFIG: Knex.MigratorConfig = {
@@ -85,8 +109,8 @@ export class Store {
   }
 
   /** @internal use openStore */
-  static fromConfig(config: DatabaseConfig): Store {
-    if (config.sqliteFile !== undefined) fs.mkdirSync(path.dirname(config.sqliteFile), { recursive: true });
+  static fromConfig(config: DatabaseConfig, create = true): Store {
+    if (config.sqliteFile !== undefined && create) fs.mkdirSync(path.dirname(config.sqliteFile), { recursive: true });
     return new Store(createKnex({ ...config.knex, log: KNEX_LOG }), config.dialect, config.display);
   }
 
@@ -103,20 +127,97 @@ export class Store {
     return this.db.transaction((trx) => fn(new Store(trx, this.dialect, this.displayUrl)));
   }
 
-  /** Applies pending migrations; returns the names it applied (empty when up to date). */
+  /**
+   * Applies pending migrations; returns the names it applied (empty when up to date). A database
+   * a newer OpenRMS has migrated is refused (NotProvisioned) unchanged.
+   */
   async migrate(): Promise<string[]> {
     this.assertRoot('migrate');
+    this.assertNotNewer(await this.schemaStatus());
     const [, applied] = (await this.db.migrate.latest(MIGRATOR_CONFIG)) as [number, string[]];
     return applied;
   }
 
+  /**
+   * Brings the schema to exactly this code's migrations up to and including `name`, applying or
+   * undoing one at a time; returns the names applied or undone. For tests and tools that need the
+   * schema of an earlier release; the apps never call it.
+   */
+  async migrateTo(name: string): Promise<string[]> {
+    this.assertRoot('migrate');
+    const target = MIGRATIONS.findIndex((m) => m.name === name);
+    if (target < 0) throw new RmsError('InvalidInput', `unknown migration ${name}`);
+    this.assertNotNewer(await this.schemaStatus());
+    const wanted = new Set(MIGRATIONS.slice(0, target + 1).map((m) => m.name));
+    const changed: string[] = [];
+    for (;;) {
+      const status = await this.schemaStatus();
+      const last = status.applied[status.applied.length - 1];
+      if (last !== undefined && !wanted.has(last)) {
+        await this.db.migrate.down({ ...MIGRATOR_CONFIG, name: last });
+        changed.push(last);
+      } else if (status.pending.some((p) => wanted.has(p))) {
+        const [, ran] = (await this.db.migrate.up(MIGRATOR_CONFIG)) as [number, string[]];
+        changed.push(...ran);
+      } else {
+        return changed;
+      }
+    }
+  }
+
   /** How many of this code's migrations the database has applied; equals SCHEMA_VERSION when current. */
   async schemaVersion(): Promise<number> {
-    // Read the table directly: knex's migrate.list() would create it as a side effect.
-    if (!(await this.db.schema.hasTable(MIGRATIONS_TABLE))) return 0;
-    const rows: { name: string }[] = await this.db(MIGRATIONS_TABLE).select('name');
-    const done = new Set(rows.map((r) => r.name));
+    const { applied } = await this.schemaStatus();
+    const done = new Set(applied);
     return MIGRATIONS.filter((m) => done.has(m.name)).length;
+  }
+
+  /** What the database has applied against what this code knows; changes nothing. */
+  async schemaStatus(): Promise<SchemaStatus> {
+    // Read the table directly: knex's migrate.list() would create it as a side effect.
+    const applied: string[] = (await this.db.schema.hasTable(MIGRATIONS_TABLE))
+      ? ((await this.db(MIGRATIONS_TABLE).select('name').orderBy('id')) as { name: string }[]).map((r) => r.name)
+      : [];
+    const done = new Set(applied);
+    const known = new Set(MIGRATIONS.map((m) => m.name));
+    return {
+      codeVersion: SCHEMA_VERSION,
+      applied,
+      pending: MIGRATIONS.filter((m) => !done.has(m.name)).map((m) => m.name),
+      unknown: applied.filter((n) => !known.has(n)),
+    };
+  }
+
+  /**
+   * Refuses (NotProvisioned) a database that holds no OpenRMS schema or, unless `anyVersion`,
+   * one whose schema is older or newer than this code's; the message says what to run.
+   */
+  async assertSchema(anyVersion = false): Promise<SchemaStatus> {
+    const status = await this.schemaStatus();
+    if (status.applied.length === 0) {
+      throw new RmsError(
+        'NotProvisioned',
+        `${this.displayUrl} is not an OpenRMS configuration database (it has no OpenRMS tables); check --database, or create a cluster in it with \`rmsctl provision root\` or \`rmsctl provision licensing\``,
+      );
+    }
+    this.assertNotNewer(status);
+    if (!anyVersion && status.pending.length > 0) {
+      throw new RmsError(
+        'NotProvisioned',
+        `the configuration database ${this.displayUrl} has schema version ${status.codeVersion - status.pending.length} and this OpenRMS needs ${status.codeVersion} ` +
+          `(pending migrations: ${status.pending.join(', ')}); stop every member and worker, back the database up, then run: rmsctl migrate --database ${this.displayUrl}`,
+      );
+    }
+    return status;
+  }
+
+  private assertNotNewer(status: SchemaStatus): void {
+    if (status.unknown.length === 0) return;
+    throw new RmsError(
+      'NotProvisioned',
+      `the configuration database ${this.displayUrl} was migrated by a newer OpenRMS: it has migrations this version (schema version ${status.codeVersion}) does not know (${status.unknown.join(', ')}); ` +
+        'run the newer OpenRMS, or restore the backup taken before the upgrade; nothing was changed',
+    );
   }
 
   /** A cheap round trip for readiness probes; throws Unavailable when the database does not answer. */
@@ -142,22 +243,87 @@ function errorMessage(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-/** Opens the database named by `url` (see parseDatabaseUrl) and checks that it answers. */
+/** The driver's "this database does not exist" (postgres 3D000, SQL Server 4060), or SQLite's "not a database". */
+function missingOrForeign(e: unknown): 'missing' | 'not-sqlite' | undefined {
+  for (let c: unknown = e, depth = 0; c !== null && typeof c === 'object' && depth < 4; c = (c as { cause?: unknown }).cause, depth++) {
+    const err = c as { code?: unknown; number?: unknown; originalError?: { number?: unknown; info?: { number?: unknown } } };
+    if (err.code === '3D000') return 'missing';
+    if (err.code === 'SQLITE_NOTADB') return 'not-sqlite';
+    const n = err.number ?? err.originalError?.number ?? err.originalError?.info?.number;
+    if (n === 4060) return 'missing';
+  }
+  return undefined;
+}
+
+/**
+ * Opens the database named by `url` (see parseDatabaseUrl) and checks that it answers. Unless
+ * `create` or `migrate` is given, it must already exist and hold this code's OpenRMS schema, and
+ * nothing is created when it does not (see OpenStoreOptions).
+ */
 export async function openStore(url: string, opts: OpenStoreOptions = {}): Promise<Store> {
   const config = parseDatabaseUrl(url);
+  const create = opts.create === true || opts.migrate === true;
+  if (!create && config.sqliteFile !== undefined) {
+    // Checked before the driver runs: better-sqlite3 would create the file.
+    if (!fs.existsSync(config.sqliteFile)) throw new RmsError('NotFound', notFoundMessage(config));
+    // A read-only look first: the pool's WAL pragma would rewrite the header of a file that is not ours.
+    await (await openChecked(readOnlySqlite(config, config.sqliteFile), opts, false)).close();
+  }
+  return openChecked(config, opts, create);
+}
+
+async function openChecked(config: DatabaseConfig, opts: OpenStoreOptions, create: boolean): Promise<Store> {
   let store: Store;
   try {
-    store = Store.fromConfig(config);
+    store = Store.fromConfig(config, create);
   } catch (e) {
     throw new RmsError('Unavailable', `cannot open database ${config.display}: ${errorMessage(e)}`, { cause: e });
   }
   try {
     await store.ping();
     if (opts.migrate) await store.migrate();
+    else if (!create) await store.assertSchema(opts.anySchemaVersion === true);
     return store;
   } catch (e) {
     await store.close().catch(() => undefined);
+    const kind = missingOrForeign(e);
+    if (kind === 'missing') throw new RmsError('NotFound', notFoundMessage(config));
+    if (kind === 'not-sqlite') {
+      throw new RmsError('NotProvisioned', `${config.display} is not an OpenRMS configuration database (the file is not a SQLite database); check --database`);
+    }
     if (isRmsError(e)) throw e;
     throw new RmsError('Unavailable', `cannot prepare database ${config.display}: ${errorMessage(e)}`, { cause: e });
   }
+}
+
+interface PragmaConnection {
+  pragma(source: string): unknown;
+}
+
+function readOnlySqlite(config: DatabaseConfig, filename: string): DatabaseConfig {
+  return {
+    ...config,
+    knex: {
+      ...config.knex,
+      connection: { filename, options: { readonly: true } },
+      pool: {
+        min: 0,
+        max: 1,
+        afterCreate(conn: PragmaConnection, done: (err: Error | null, conn: PragmaConnection) => void) {
+          try {
+            conn.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
+            done(null, conn);
+          } catch (e) {
+            done(e as Error, conn);
+          }
+        },
+      },
+    },
+  };
+}
+
+function notFoundMessage(config: DatabaseConfig): string {
+  return config.sqliteFile !== undefined
+    ? `no configuration database at ${config.display}: the file does not exist; check --database (only \`rmsctl provision root\` or \`rmsctl provision licensing\` create one)`
+    : `no configuration database at ${config.display}: the database does not exist; check --database, or create it with the database's own tools and then provision it`;
 }

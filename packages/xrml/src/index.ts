@@ -4,6 +4,8 @@ export {
   publicKeyFromXrml,
   publicKeyOf,
   publicKeyFingerprint,
+  legacyPkcs1Fingerprint,
+  fingerprintMatches,
   publicKeysEqual,
   pkcs1PublicKeyBase64,
   publicKeyFromPkcs1Base64,

@@ -1,7 +1,9 @@
-import { createPublicKey, generateKeyPairSync } from 'node:crypto';
+import { createHash, createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { parseXrml } from './parse-xrml';
 import { requiredPath } from './xrml-dom';
 import {
+  fingerprintMatches,
+  legacyPkcs1Fingerprint,
   pkcs1PublicKeyBase64,
   publicKeyFingerprint,
   publicKeyFromPkcs1Base64,
@@ -40,6 +42,23 @@ describe('XrML public keys', () => {
     expect(publicKeyFingerprint(again)).toBe(publicKeyFingerprint(a.publicKey));
     expect(publicKeyFingerprint(a.publicKey)).toMatch(/^[0-9a-f]{64}$/);
     expect(publicKeyFingerprint(a.publicKey)).not.toBe(publicKeyFingerprint(b.publicKey));
+  });
+
+  it('the fingerprint is SHA-256 of the SPKI DER (what openssl pkey -pubin -outform DER | sha256sum prints)', () => {
+    const spki = a.publicKey.export({ type: 'spki', format: 'der' });
+    expect(publicKeyFingerprint(a.publicKey)).toBe(createHash('sha256').update(spki).digest('hex'));
+    const fromPkcs1 = createPublicKey({ key: a.publicKey.export({ type: 'pkcs1', format: 'der' }), format: 'der', type: 'pkcs1' });
+    expect(publicKeyFingerprint(fromPkcs1)).toBe(publicKeyFingerprint(a.publicKey));
+  });
+
+  it('recognises a stored fingerprint in the legacy PKCS#1 form too, for that key only', () => {
+    const legacy = createHash('sha256').update(a.publicKey.export({ type: 'pkcs1', format: 'der' })).digest('hex');
+    expect(legacyPkcs1Fingerprint(a.publicKey)).toBe(legacy);
+    expect(legacy).not.toBe(publicKeyFingerprint(a.publicKey));
+    expect(fingerprintMatches(legacy, a.publicKey)).toBe(true);
+    expect(fingerprintMatches(publicKeyFingerprint(a.publicKey).toUpperCase(), a.publicKey)).toBe(true);
+    expect(fingerprintMatches(legacy, b.publicKey)).toBe(false);
+    expect(fingerprintMatches(publicKeyFingerprint(b.publicKey), a.publicKey)).toBe(false);
   });
 
   it('PKCS#1 base64 round-trips and matches node:crypto', () => {

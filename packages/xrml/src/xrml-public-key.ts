@@ -104,11 +104,29 @@ export function publicKeyOf(parent: Element): RsaPublicKey {
 }
 
 /**
- * SHA-256 (hex) of the key's PKCS#1 RSAPublicKey DER: a canonical encoding of (modulus, exponent),
- * so two encodings of the same key always give the same fingerprint.
+ * The one key fingerprint OpenRMS prints and stores (`rms`, `rmsctl slc show`, the admin pages,
+ * the client's trust file, excluded-user policies): SHA-256 of the key's SubjectPublicKeyInfo DER,
+ * as 64 lowercase hex digits without separators. SPKI is what `openssl pkey -pubin -outform DER |
+ * sha256sum` and most tools hash, so anyone can check it from `rmsctl slc show --pem`; node exports
+ * it canonically, so two encodings of the same key give the same fingerprint.
  */
 export function publicKeyFingerprint(key: RsaPublicKey): string {
+  assertRsaPublicKey(key);
+  return createHash('sha256').update(key.export({ type: 'spki', format: 'der' })).digest('hex');
+}
+
+/**
+ * What versions up to 0.1 called the fingerprint: SHA-256 of the PKCS#1 RSAPublicKey DER. Only to
+ * recognise values they stored (client trust files, excluded-user policies); never print it.
+ */
+export function legacyPkcs1Fingerprint(key: RsaPublicKey): string {
   return createHash('sha256').update(pkcs1Der(key)).digest('hex');
+}
+
+/** Whether a stored fingerprint names this key, in the current form or the legacy PKCS#1 one. */
+export function fingerprintMatches(stored: string, key: RsaPublicKey): boolean {
+  const s = stored.trim().toLowerCase();
+  return s === publicKeyFingerprint(key) || s === legacyPkcs1Fingerprint(key);
 }
 
 export function publicKeysEqual(a: RsaPublicKey, b: RsaPublicKey): boolean {

@@ -1,9 +1,9 @@
-import { randomBytes } from 'node:crypto';
 import express, { type NextFunction, type Request, type RequestHandler, type Response, type Router } from 'express';
 import { isRmsError, type RmsErrorCode } from '@openrms/domain';
 import type { AuthenticatedPrincipal } from '@openrms/issuance';
 import { adminChallenges, requireAdministrator } from '../admin-api';
 import { CsrfTokens, isSameOrigin } from './csrf';
+import { FlashNotices } from './flash';
 import { daclAction, daclPage } from './dacl-page';
 import { esc, layout, type Notice } from './html';
 import { jobsPage } from './jobs-page';
@@ -11,7 +11,16 @@ import { auditPage, requestLogPage } from './log-pages';
 import { overviewPage } from './overview-page';
 import { type Action, type AdminPagesDeps, FormFields, type Page, type PageContext, queryOne } from './page-context';
 import { excludeUserAction, includeUserAction, policiesPage, superUsersAction } from './policies-page';
-import { addGroupAction, addUserAction, membershipAction, principalsPage } from './principals-page';
+import {
+  addGroupAction,
+  addUserAction,
+  membershipAction,
+  principalsPage,
+  removeGroupAction,
+  removeUserAction,
+  userPasswordAction,
+  userStateAction,
+} from './principals-page';
 import { archiveTemplateAction, templatesPage } from './templates-page';
 
 export { ADMIN_PAGES_PATH } from './html';
@@ -31,36 +40,9 @@ const STATUS: Partial<Record<RmsErrorCode, number>> = {
   AccessDenied: 403,
 };
 
-const FLASH_TTL_MS = 5 * 60 * 1000;
-const FLASH_MAX = 1000;
-
-/**
- * What a change reported, kept for the page the browser is redirected to (post/redirect/get), so a
- * reload does not submit the change again. Bound to the administrator; the URL carries only an id.
- */
-class Flashes {
-  readonly #items = new Map<string, { admin: string; text: string; expires: number }>();
-
-  put(admin: string, text: string): string {
-    const now = Date.now();
-    for (const [k, v] of this.#items) if (v.expires < now || this.#items.size >= FLASH_MAX) this.#items.delete(k);
-    const id = randomBytes(9).toString('base64url');
-    this.#items.set(id, { admin, text, expires: now + FLASH_TTL_MS });
-    return id;
-  }
-
-  take(admin: string, id: string | undefined): string | undefined {
-    if (!id) return undefined;
-    const f = this.#items.get(id);
-    if (!f || f.admin !== admin || f.expires < Date.now()) return undefined;
-    this.#items.delete(id);
-    return f.text;
-  }
-}
-
-function withFlash(path: string, id: string): string {
+function withFlash(path: string, flash: string): string {
   const [beforeHash, hash] = path.split('#', 2) as [string, string | undefined];
-  return `${beforeHash}${beforeHash.includes('?') ? '&' : '?'}flash=${id}${hash !== undefined ? `#${hash}` : ''}`;
+  return `${beforeHash}${beforeHash.includes('?') ? '&' : '?'}flash=${flash}${hash !== undefined ? `#${hash}` : ''}`;
 }
 
 function plain(res: Response, status: number, text: string): void {
@@ -77,8 +59,10 @@ function plain(res: Response, status: number, text: string): void {
 export function adminPages(deps: AdminPagesDeps): Router {
   const { runtime, store, logger } = deps;
   const router = express.Router();
-  const tokens = new CsrfTokens();
-  const flashes = new Flashes();
+  // The cluster's secret, not this process's: a page from one member posts to another.
+  const secret = () => runtime.adminFormSecret;
+  const tokens = new CsrfTokens(secret);
+  const flashes = new FlashNotices(secret);
   const parseForm = express.urlencoded({ extended: false, limit: ADMIN_FORM_LIMIT_BYTES, parameterLimit: 100 });
   const adminOf = (res: Response) => res.locals.admin as AuthenticatedPrincipal;
 
@@ -108,7 +92,7 @@ export function adminPages(deps: AdminPagesDeps): Router {
   async function show(page: Page, req: Request, res: Response, opts: { status?: number; notices?: Notice[]; draft?: Record<string, string> } = {}): Promise<void> {
     const admin = adminOf(res);
     const notices: Notice[] = [];
-    const flash = flashes.take(admin.name, queryOne(req, 'flash'));
+    const flash = flashes.open(admin.name, queryOne(req, 'flash'));
     if (flash) notices.push({ kind: 'ok', text: flash });
     notices.push(...(opts.notices ?? []));
     res.status(opts.status ?? 200);
@@ -143,7 +127,7 @@ export function adminPages(deps: AdminPagesDeps): Router {
       const ctx: PageContext = { req, res, deps, admin, csrf: '', notices: [], draft: {} };
       try {
         const r = await action(ctx, form);
-        res.redirect(303, withFlash(`/_wmcs/admin${r.redirect}`, flashes.put(admin.name, r.message)));
+        res.redirect(303, withFlash(`/_wmcs/admin${r.redirect}`, flashes.seal(admin.name, r.message)));
       } catch (e) {
         const status = isRmsError(e) ? STATUS[e.code] : undefined;
         if (status === undefined || !isRmsError(e)) throw e;
@@ -159,6 +143,10 @@ export function adminPages(deps: AdminPagesDeps): Router {
   post('/principals/users', principalsPage, addUserAction);
   post('/principals/groups', principalsPage, addGroupAction);
   post('/principals/members', principalsPage, membershipAction);
+  post('/principals/users/state', principalsPage, userStateAction);
+  post('/principals/users/password', principalsPage, userPasswordAction);
+  post('/principals/users/remove', principalsPage, removeUserAction);
+  post('/principals/groups/remove', principalsPage, removeGroupAction);
   get('/templates', templatesPage);
   post('/templates/archive', templatesPage, archiveTemplateAction);
   get('/policies', policiesPage);

@@ -1,26 +1,30 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Request } from 'express';
 
 /** A page left open over a working day can still submit; older tokens are refused. */
 export const CSRF_TOKEN_TTL_MS = 12 * 60 * 60 * 1000;
 
+/** Where the admin pages get the cluster's form secret (ClusterRuntime.adminFormSecret, re-read on refresh). */
+export type FormSecretSource = () => Buffer;
+
 /**
  * Form tokens for the admin pages. A browser sends Basic credentials to this origin on its own, so
  * a page elsewhere could make an administrator's browser POST a change; the token proves the form
- * came from a page this process rendered for this administrator. It is `<ms>.<HMAC(secret, name,
+ * came from a page this cluster rendered for this administrator. It is `<ms>.<HMAC(secret, name,
  * ms)>`: bound to the administrator's name (a token copied from someone else's page is useless),
- * dated (it expires), and checked without server-side state. The secret lives in this process only,
- * so a restart (or another member behind the balancer) asks for the page to be reloaded.
+ * dated (it expires), and checked without server-side state. The secret is the cluster's (stored
+ * sealed in the configuration database), so a form rendered by one member is accepted by any other
+ * behind the balancer, and a token of another cluster is not; rotating the secret voids them all.
  */
 export class CsrfTokens {
-  readonly #secret: Buffer;
+  readonly #secret: FormSecretSource;
 
-  constructor(secret: Buffer = randomBytes(32)) {
+  constructor(secret: FormSecretSource) {
     this.#secret = secret;
   }
 
   #mac(name: string, issuedAt: number): Buffer {
-    return createHmac('sha256', this.#secret).update(`openrms-admin-form\n${name}\n${issuedAt}`).digest();
+    return createHmac('sha256', this.#secret()).update(`openrms-admin-form\n${name}\n${issuedAt}`).digest();
   }
 
   issue(name: string, now: number = Date.now()): string {
@@ -34,8 +38,9 @@ export class CsrfTokens {
     const issuedAt = Number(m[1]);
     // A little clock slack between the page and the POST, but nothing from the future beyond it.
     if (!(now - issuedAt <= CSRF_TOKEN_TTL_MS && issuedAt - now <= 60_000)) return false;
-    const given = Buffer.from(m[2]!, 'base64url');
-    const expected = this.#mac(name, issuedAt);
+    // Compared as text: base64url has spare bits, and a token must have exactly one spelling.
+    const given = Buffer.from(m[2]!);
+    const expected = Buffer.from(this.#mac(name, issuedAt).toString('base64url'));
     return given.length === expected.length && timingSafeEqual(given, expected);
   }
 }

@@ -51,6 +51,8 @@ ${o.rootUrl ? h`<tr><th>Root cluster</th><td class="mono">${o.rootUrl}</td></tr>
 <tr><th>Valid until</th><td>${o.slc.validUntil.toISOString()}</td></tr>
 <tr><th>Days left</th><td class="${days < 30 ? 'no' : 'yes'}">${days}</td></tr>
 <tr><th>Chain length</th><td>${o.slc.chainLength}${o.slc.chainLength > 1 ? ' (signed by the root cluster)' : ' (self-signed root)'}</td></tr>
+<tr><th>Key fingerprint</th><td><span class="mono" id="key-fingerprint">${o.slc.keyFingerprint}</span> <span class="muted">SHA-256 of the public key (SPKI); <code>rmsctl slc show</code> and <code>rms</code> print the same</span></td></tr>
+${o.slc.chainLength > 1 ? h`<tr><th>Root key fingerprint</th><td><span class="mono" id="root-key-fingerprint">${o.slc.rootKeyFingerprint}</span> <span class="muted">the root cluster's key, which clients trust</span></td></tr>` : ''}
 </table>
 <h2>Members</h2>
 <p class="hint">A member is alive while its heartbeat (every 5 s) is younger than ${MEMBER_STALE_MS / 1000} s.</p>

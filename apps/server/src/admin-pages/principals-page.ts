@@ -7,10 +7,16 @@ import {
   type DirectorySettingsView,
   listPrincipalsIn,
   MIN_USER_PASSWORD_LENGTH,
+  previewGroupRemovalIn,
+  previewUserRemovalIn,
+  removeGroupIn,
+  removeUserIn,
+  setUserDisabledIn,
+  setUserPasswordIn,
   showDirectoryIn,
   type UserDescription,
 } from '@openrms/issuance';
-import { csrfField, h, href, type Html, options } from './html';
+import { buttonForm, csrfField, h, href, type Html, options } from './html';
 import { type Action, type Page, type PageContext, queryOne } from './page-context';
 
 const SHOWN = 500;
@@ -46,6 +52,40 @@ ${u.userPrincipalName ? h`<tr><th>UPN</th><td>${u.userPrincipalName}</td></tr>` 
 ${u.groups.length ? h`<table><tr><th>Group</th><th>E-mail</th><th>How</th></tr>${groups}</table>` : h`<p class="muted">In no group.</p>`}</section>`;
 }
 
+/**
+ * The confirmation of a removal (?confirm=remove-user|remove-group&name=…): what goes with it,
+ * and the one form that does it. Removals are never a single click from the lists.
+ */
+async function confirmation(ctx: PageContext): Promise<Html | string> {
+  const what = queryOne(ctx.req, 'confirm');
+  const name = (queryOne(ctx.req, 'name') ?? '').trim();
+  if (what !== 'remove-user' && what !== 'remove-group') return '';
+  try {
+    if (!name || name.length > 128) throw new RmsError('InvalidInput', 'name the user or group to remove');
+    const cancel = h`<a href="${href('/principals')}">Cancel</a>`;
+    if (what === 'remove-user') {
+      const r = await previewUserRemovalIn(ctx.deps.store, name);
+      const takes = [
+        `${r.groups.length} group membership(s)${r.groups.length ? ` (${r.groups.join(', ')})` : ''}`,
+        `${r.daclEntries} DACL entr${r.daclEntries === 1 ? 'y' : 'ies'}`,
+        r.racKey ? 'its RAC key pair (certificates issued to it can no longer be used for new licences)' : 'no RAC key pair',
+      ];
+      return h`<section id="confirm-remove" class="notice error"><h2>Remove user ${r.name}?</h2>
+<p>This deletes the account ${r.name}${r.email ? ` <${r.email}>` : ''} with ${takes.join(', ')}. It cannot be undone.${r.source !== 'local' ? ' A directory person\'s row is created again when they next sign on; disable them in the directory to keep them out.' : ''}</p>
+<form class="inline" method="post" action="${href('/principals/users/remove')}" id="confirm-remove-form">${csrfField(ctx.csrf)}<input type="hidden" name="name" value="${r.name}"><input type="hidden" name="confirm" value="yes"><button type="submit" class="danger">Remove ${r.name}</button></form> ${cancel}</section>`;
+    }
+    const r = await previewGroupRemovalIn(ctx.deps.store, name);
+    return h`<section id="confirm-remove" class="notice error"><h2>Remove group ${r.name}?</h2>
+<p>This deletes the group ${r.name} with its ${r.members.length} membership(s) (the members stay), its place in ${r.memberOf.length ? r.memberOf.join(', ') : 'no other group'} and ${r.daclEntries} DACL entr${r.daclEntries === 1 ? 'y' : 'ies'}. Access it gave ends on every member. It cannot be undone.</p>
+<form class="inline" method="post" action="${href('/principals/groups/remove')}" id="confirm-remove-form">${csrfField(ctx.csrf)}<input type="hidden" name="name" value="${r.name}"><input type="hidden" name="confirm" value="yes"><button type="submit" class="danger">Remove ${r.name}</button></form> ${cancel}</section>`;
+  } catch (e) {
+    if (!isRmsError(e)) throw e;
+    ctx.notices.push({ kind: 'error', text: e.message });
+    ctx.res.status(e.code === 'NotFound' ? 404 : 400);
+    return '';
+  }
+}
+
 /** The person named in ?lookup=, through the Directory port the servers use; outages are a notice, not a 500. */
 async function lookup(ctx: PageContext, name: string): Promise<Html | string> {
   if (!name) return '';
@@ -78,20 +118,32 @@ export const principalsPage: Page = {
     const fromDirectory = (name: string) => linked.has(ids.get(name) ?? '');
     const wanted = (queryOne(ctx.req, 'lookup') ?? '').trim();
     const found = await lookup(ctx, wanted);
+    const confirm = await confirmation(ctx);
     const q = (queryOne(ctx.req, 'q') ?? '').trim().toLowerCase();
     const matching = q ? users.filter((u) => u.name.toLowerCase().includes(q) || (u.email ?? '').toLowerCase().includes(q)) : users;
     const editable = groups.filter((g) => !g.implicit).map((g) => g.name);
     const chosen = new Set(d.groups ? [d.groups] : []);
+    const stateForm = (name: string, disabled: boolean) =>
+      buttonForm(href('/principals/users/state'), ctx.csrf, { name, state: disabled ? 'enable' : 'disable' }, disabled ? 'Enable' : 'Disable');
+    const removeLink = (kind: 'user' | 'group', name: string) => h`<a class="danger" href="${href('/principals', { confirm: `remove-${kind}`, name })}#confirm-remove">Remove…</a>`;
+    const userActions = (u: (typeof users)[number]) =>
+      u.builtin
+        ? h`<span class="muted">built-in</span>`
+        : u.name.toLowerCase() === ctx.admin.name.toLowerCase()
+          ? h`<span class="muted">you</span>`
+          : h`${fromDirectory(u.name) ? '' : stateForm(u.name, u.disabled)} ${removeLink('user', u.name)}`;
     const userRows = matching.slice(0, SHOWN).map(
-      (u) => h`<tr><td>${u.name}</td><td>${u.email ?? '—'}</td><td>${u.displayName ?? ''}</td><td>${u.groups.map((g) => h`<span class="tag">${g}</span>`)}</td>
-        <td>${u.builtin ? h`<span class="tag">built-in</span>` : ''}${fromDirectory(u.name) ? h`<span class="tag">directory person</span>` : ''}${u.disabled ? h`<span class="tag deny">disabled</span>` : ''}</td></tr>`,
+      (u) => h`<tr data-user="${u.name}"><td>${u.name}</td><td>${u.email ?? '—'}</td><td>${u.displayName ?? ''}</td><td>${u.groups.map((g) => h`<span class="tag">${g}</span>`)}</td>
+        <td>${u.builtin ? h`<span class="tag">built-in</span>` : ''}${fromDirectory(u.name) ? h`<span class="tag">directory person</span>` : ''}${u.disabled ? h`<span class="tag deny">disabled</span>` : ''}</td><td>${userActions(u)}</td></tr>`,
     );
     const groupRows = groups.map(
-      (g) => h`<tr><td>${g.name}</td><td>${g.email ?? ''}</td><td>${g.implicit ? h`<span class="muted">implicit: ${g.name === 'Everyone' ? 'every caller' : 'every authenticated user'}</span>` : g.members.map((m) => h`<span class="tag">${m}</span>`)}</td>
-        <td>${g.builtin ? h`<span class="tag">built-in</span>` : ''}${fromDirectory(g.name) ? h`<span class="tag">directory group</span>` : ''}</td></tr>`,
+      (g) => h`<tr data-group="${g.name}"><td>${g.name}</td><td>${g.email ?? ''}</td><td>${g.implicit ? h`<span class="muted">implicit: ${g.name === 'Everyone' ? 'every caller' : 'every authenticated user'}</span>` : g.members.map((m) => h`<span class="tag">${m}</span>`)}</td>
+        <td>${g.builtin ? h`<span class="tag">built-in</span>` : ''}${fromDirectory(g.name) ? h`<span class="tag">directory group</span>` : ''}</td><td>${g.builtin ? '' : removeLink('group', g.name)}</td></tr>`,
     );
+    const localUsers = users.filter((u) => !fromDirectory(u.name)).map((u) => u.name);
     const action = (p: string) => href(p);
     return h`
+${confirm}
 ${directorySection(directory)}
 <h2>Look up a person</h2>
 <form class="box" method="get" action="${href('/principals')}" id="lookup-form">
@@ -127,13 +179,22 @@ ${found}
 </form>
 <p class="hint">Membership decides DACL access and super-user rights; members of RMS Administrators can use these pages.</p>
 
+<h2>Set a new password</h2>
+<form class="box" method="post" action="${action('/principals/users/password')}" id="password-form">${csrfField(ctx.csrf)}
+<label>User<select name="name">${options(localUsers, d.name)}</select></label>
+<label>New password (${MIN_USER_PASSWORD_LENGTH}+ characters)<input type="password" name="password" required minlength="${MIN_USER_PASSWORD_LENGTH}" autocomplete="new-password"></label>
+<button type="submit" class="primary">Set password</button>
+</form>
+<p class="hint">Only this cluster's own accounts; people from a directory change their password there. The old password stops working at once.</p>
+
 <h2>Users (${users.length})</h2>
 <form method="get" action="${href('/principals')}"><label>Find <input type="search" name="q" value="${q}"></label> <button type="submit">Filter</button></form>
 ${matching.length > SHOWN ? h`<p class="hint">Showing the first ${SHOWN} of ${matching.length}; filter to narrow down.</p>` : ''}
-<table><tr><th>Name</th><th>E-mail</th><th>Display name</th><th>Groups (direct)</th><th></th></tr>${userRows}</table>
+<table id="users"><tr><th>Name</th><th>E-mail</th><th>Display name</th><th>Groups (direct)</th><th></th><th>Actions</th></tr>${userRows}</table>
+<p class="hint">A disabled user cannot sign on, get a RAC or a licence, on any member. Removing asks for confirmation first.</p>
 
 <h2>Groups (${groups.length})</h2>
-<table><tr><th>Name</th><th>E-mail</th><th>Members (direct)</th><th></th></tr>${groupRows}</table>`;
+<table id="groups"><tr><th>Name</th><th>E-mail</th><th>Members (direct)</th><th></th><th>Actions</th></tr>${groupRows}</table>`;
   },
 };
 
@@ -168,4 +229,51 @@ export const membershipAction: Action = async (ctx, form) => {
   }
   const message = !r.changed ? `${member} is already a member of ${group}: nothing changed` : action === 'add' ? `Added ${member} to ${group}` : `Removed ${member} from ${group}`;
   return { message, redirect: '/principals' };
+};
+
+/** Applies a change to this member at once; the others converge at their next refresh. */
+async function refreshHere(ctx: PageContext): Promise<void> {
+  try {
+    await ctx.deps.runtime.refresh();
+  } catch {
+    // It converges at the next periodic refresh.
+  }
+}
+
+function notYourself(ctx: PageContext, name: string, what: string): void {
+  if (name.trim().toLowerCase() === ctx.admin.name.toLowerCase()) {
+    throw new RmsError('InvalidInput', `you cannot ${what} the account you are signed in with; ask another administrator`);
+  }
+}
+
+export const userStateAction: Action = async (ctx, form) => {
+  const name = form.one('name', 'the user');
+  const state = form.one('state', 'the change');
+  if (state !== 'disable' && state !== 'enable') throw new RmsError('InvalidInput', 'the change is disable or enable');
+  if (state === 'disable') notYourself(ctx, name, 'disable');
+  const r = await setUserDisabledIn(ctx.deps.store, ctx.admin.name, name, state === 'disable');
+  await refreshHere(ctx);
+  return { message: r.changed ? `${state === 'disable' ? 'Disabled' : 'Enabled'} ${r.name}` : `${r.name} is already ${state}d: nothing changed`, redirect: '/principals' };
+};
+
+export const userPasswordAction: Action = async (ctx, form) => {
+  const r = await setUserPasswordIn(ctx.deps.store, ctx.admin.name, form.one('name', 'the user'), form.one('password', 'the new password'));
+  return { message: `Set a new password for ${r.name}`, redirect: '/principals' };
+};
+
+export const removeUserAction: Action = async (ctx, form) => {
+  const name = form.one('name', 'the user');
+  if (form.one('confirm') !== 'yes') throw new RmsError('InvalidInput', 'confirm the removal on the confirmation form');
+  notYourself(ctx, name, 'remove');
+  const r = await removeUserIn(ctx.deps.store, ctx.admin.name, name);
+  await refreshHere(ctx);
+  return { message: `Removed user ${r.name} with ${r.groups.length} membership(s), ${r.daclEntries} DACL entr${r.daclEntries === 1 ? 'y' : 'ies'}${r.racKey ? ' and its RAC key pair' : ''}`, redirect: '/principals' };
+};
+
+export const removeGroupAction: Action = async (ctx, form) => {
+  const name = form.one('name', 'the group');
+  if (form.one('confirm') !== 'yes') throw new RmsError('InvalidInput', 'confirm the removal on the confirmation form');
+  const r = await removeGroupIn(ctx.deps.store, ctx.admin.name, name);
+  await refreshHere(ctx);
+  return { message: `Removed group ${r.name} with ${r.members.length} membership(s) and ${r.daclEntries} DACL entr${r.daclEntries === 1 ? 'y' : 'ies'}`, redirect: '/principals' };
 };

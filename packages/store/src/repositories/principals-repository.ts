@@ -240,6 +240,12 @@ export class PrincipalsRepository {
     return rows.map(principalFromRow);
   }
 
+  /** The groups the principal is a direct member of, by name. */
+  async directGroupsOf(memberId: string): Promise<PrincipalRow[]> {
+    const rows = await this.db('principals as p').select('p.*').join('memberships as m', 'm.group_id', 'p.id').where('m.member_id', memberId).orderBy('p.name_key');
+    return rows.map(principalFromRow);
+  }
+
   /** Direct members only. */
   async membersOf(groupId: string): Promise<PrincipalRow[]> {
     const rows = await principalQueries.membersOf(this.db, groupId);

@@ -36,6 +36,16 @@ export class SettingsRepository {
     await upsertRow(this.db, 'settings', { key }, { key, value: json }, { value: json });
   }
 
+  /**
+   * Sets the key only if it has no value yet; true when this call stored it. Members racing to
+   * create the same setting all end up reading the one value that won.
+   */
+  async setIfAbsent(key: string, value: unknown): Promise<boolean> {
+    if (key === '' || key.length > 128) throw new RmsError('InvalidInput', 'setting keys are 1 to 128 characters');
+    if (key === CONFIG_VERSION_KEY) throw new RmsError('InvalidInput', `${CONFIG_VERSION_KEY} is seeded by the migration`);
+    return insertIfAbsent(this.db, 'settings', { key, value: toJson(value, `setting ${key}`) });
+  }
+
   /** False when the key was not set. */
   async delete(key: string): Promise<boolean> {
     if (key === CONFIG_VERSION_KEY) throw new RmsError('InvalidInput', `${CONFIG_VERSION_KEY} cannot be deleted`);
