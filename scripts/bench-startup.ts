@@ -1,11 +1,13 @@
 /**
  * `pnpm bench:startup`: start-up cost of the release build against running from source. For each
  * row, RUNS times (BENCH_STARTUP_RUNS, default 7; rows interleaved so drift hits all alike): the
- * time from spawning the process to the first 200 from /healthz (servers), or to exit (`--help`).
+ * time from spawning the process to the first 200 from /healthz (servers), or to exit (`--help`),
+ * and the CPU time the processes used by then (user + system, every process of the run: tsx, its
+ * esbuild service, rmsctl and the server), which a busy machine disturbs less than wall time.
  * Needs `pnpm build` first. Prints figures, never pass/fail; everything it creates is removed.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { provisionRootCluster } from '@openrms/issuance';
@@ -40,24 +42,63 @@ function exited(child: ChildProcess): Promise<number | null> {
   return new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve(child.exitCode) : child.once('exit', (c) => resolve(c))));
 }
 
-async function timeOnce(row: Row): Promise<number> {
+const TICK_MS = 10; // USER_HZ is 100 on Linux
+
+/** user + system CPU ms of every live process in the group (Linux /proc). */
+function groupCpuMs(pgid: number): number {
+  let ticks = 0;
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      // state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime cutime cstime
+      if (Number(f[2]) === pgid) ticks += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
+    } catch {
+      // Gone while we looked.
+    }
+  }
+  return ticks * TICK_MS;
+}
+
+/** Wall ms and CPU ms of one run. */
+async function timeOnce(row: Row): Promise<{ wall: number; cpu: number }> {
   const port = await freePort();
-  const [cmd, ...args] = row.argv(port);
+  let [cmd, ...args] = row.argv(port);
+  if (!row.server) {
+    // bash's `times` prints the CPU its children used: the only way to see it once they have exited.
+    args = ['-c', '"$0" "$@"; times', cmd!, ...args];
+    cmd = '/bin/bash';
+  }
   const started = process.hrtime.bigint();
-  const child = spawn(cmd!, args, { cwd: REPO, stdio: 'ignore', detached: true, env: { ...process.env, BENCH_KEY_PW: KEY_PW, RMS_LOG_LEVEL: 'warn' } });
+  const child = spawn(cmd!, args, {
+    cwd: REPO,
+    stdio: ['ignore', row.server ? 'ignore' : 'pipe', 'ignore'],
+    detached: true,
+    env: { ...process.env, BENCH_KEY_PW: KEY_PW, RMS_LOG_LEVEL: 'warn' },
+  });
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   const done = exited(child);
   try {
     if (!row.server) {
       const code = await done;
+      const wall = Number(process.hrtime.bigint() - started) / 1e6;
       if (code !== 0) throw new Error(`${row.name} exited ${code}`);
-    } else {
-      for (;;) {
-        if (await healthy(port)) break;
-        if (child.exitCode !== null) throw new Error(`${row.name} exited ${child.exitCode} before answering`);
-        await new Promise((r) => setTimeout(r, 5));
-      }
+      const lines = out.trim().split('\n');
+      const seconds = (lines[lines.length - 1] ?? '').split(/\s+/).map((t) => {
+        const m = /^(\d+)m([\d.]+)s$/.exec(t);
+        return m ? Number(m[1]) * 60 + Number(m[2]) : NaN;
+      });
+      return { wall, cpu: ((seconds[0] ?? NaN) + (seconds[1] ?? NaN)) * 1000 };
     }
-    return Number(process.hrtime.bigint() - started) / 1e6;
+    for (;;) {
+      if (await healthy(port)) break;
+      if (child.exitCode !== null) throw new Error(`${row.name} exited ${child.exitCode} before answering`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const wall = Number(process.hrtime.bigint() - started) / 1e6;
+    return { wall, cpu: groupCpuMs(child.pid!) };
   } finally {
     if (row.server) {
       try {
@@ -100,22 +141,28 @@ async function main(): Promise<void> {
       { name: 'rmsctl --help, from source (tsx)', server: false, argv: () => [TSX, 'apps/cli/src/main.ts', '--help'] },
       { name: 'rmsctl --help, built (node)', server: false, argv: () => [node, 'apps/cli/dist/main.js', '--help'] },
     ];
-    const times = new Map<string, number[]>(rows.map((r) => [r.name, []]));
+    const times = new Map<string, { wall: number[]; cpu: number[] }>(rows.map((r) => [r.name, { wall: [], cpu: [] }]));
     const loadBefore = loadavg()[0]!;
     // One unmeasured round warms the disk cache for both kinds.
     for (const r of rows) await timeOnce(r);
     for (let i = 0; i < RUNS; i++) {
-      for (const r of rows) times.get(r.name)!.push(await timeOnce(r));
+      for (const r of rows) {
+        const t = await timeOnce(r);
+        times.get(r.name)!.wall.push(t.wall);
+        times.get(r.name)!.cpu.push(t.cpu);
+      }
       process.stderr.write(`bench:startup: round ${i + 1}/${RUNS}\n`);
     }
     const loadAfter = loadavg()[0]!;
     const m = describeMachine();
     process.stdout.write(`machine: ${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.os}, Node ${m.node}\n`);
     process.stdout.write(`load average (1 min) before/after: ${loadBefore.toFixed(2)} / ${loadAfter.toFixed(2)}; ${RUNS} runs per row\n\n`);
-    process.stdout.write(`${'row'.padEnd(36)}  median ms     min ms     max ms\n`);
+    process.stdout.write(`${'row'.padEnd(36)} wall ms: median    min    max   CPU ms: median    min    max\n`);
+    const n = (v: number) => v.toFixed(0).padStart(6);
     for (const r of rows) {
-      const s = stats(times.get(r.name)!);
-      process.stdout.write(`${r.name.padEnd(36)} ${s.median.toFixed(0).padStart(10)} ${s.min.toFixed(0).padStart(10)} ${s.max.toFixed(0).padStart(10)}\n`);
+      const w = stats(times.get(r.name)!.wall);
+      const c = stats(times.get(r.name)!.cpu);
+      process.stdout.write(`${r.name.padEnd(36)}         ${n(w.median)} ${n(w.min)} ${n(w.max)}           ${n(c.median)} ${n(c.min)} ${n(c.max)}\n`);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

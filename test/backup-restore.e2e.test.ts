@@ -65,7 +65,7 @@ describe('backup, restore and trusted publishing domain drills', () => {
     provision(dbA, baseA, 'KEY_PW');
     server = await serve(dbA, portA, 'KEY_PW');
     protectedFile = await client(baseA, 'alice').protect(plain, { grants: [{ right: 'VIEW', grantee: { kind: 'email', email: 'bob@example.test' } }] });
-  });
+  }, 240_000);
 
   afterAll(async () => {
     await server?.stop();
@@ -73,7 +73,7 @@ describe('backup, restore and trusted publishing domain drills', () => {
     dbA?.dispose();
     dbB?.dispose();
     rmSync(dir, { recursive: true, force: true });
-  });
+  }, 60_000);
 
   it('(a) restores a backup taken while the member served; the file protected before the loss still opens', async () => {
     const backup = path.join(dir, 'a.backup');
@@ -114,7 +114,7 @@ describe('backup, restore and trusted publishing domain drills', () => {
     } finally {
       await store.close();
     }
-  });
+  }, 240_000);
 
   it('(b) imports cluster A’s exported key into a new cluster B, which then licenses A’s content', async () => {
     // Export: an encrypted PKCS#8 key openssl reads with the export password only.
@@ -196,5 +196,5 @@ describe('backup, restore and trusted publishing domain drills', () => {
         await store.close();
       }
     }
-  });
+  }, 300_000);
 });

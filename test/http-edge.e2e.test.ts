@@ -1,4 +1,11 @@
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
+import { parseProtectedFile, RmsClient } from '@openrms/client';
+import { parseGrantSpec } from '@openrms/domain';
+import { openStore } from '@openrms/store';
+import { tempDir } from './support/databases';
+import { envelope, versionData } from './support/soap-client';
 import { sqliteDatabase } from './support/databases';
 import { startTestRoot, type TestRoot } from './support/root-cluster';
 
@@ -91,6 +98,48 @@ describe('HTTP edge: early 413, bad Host headers', () => {
       expect(r.status).toBe(400);
     },
   );
+
+  it('a batch whose client disconnects stops: licences are no longer signed for nobody, and the log says so', async () => {
+    const LIC_NS = 'http://microsoft.com/DRM/LicensingService';
+    const state = tempDir('edge-client');
+    const client = new RmsClient({ serverUrl: root.server.url, user: root.admin.name, password: root.admin.password, stateDir: state });
+    const file = await client.protect(Buffer.from('gone'), { grants: parseGrantSpec(`${(await client.identity()).email}:VIEW`) });
+    const folder = client.stateFolder;
+    const rac = (JSON.parse(readFileSync(path.join(folder, 'rac-chain.json'), 'utf8')) as string[])[0]!;
+    const cert = (x: string) => `<Certificate>${x.replace('<XrML', '<XrML xmlns=""')}</Certificate>`;
+    const item = `<AcquireLicenseParams><LicenseeCerts>${cert(rac)}</LicenseeCerts><IssuanceLicense>${parseProtectedFile(file).header.plChain.map(cert).join('')}</IssuanceLicense></AcquireLicenseParams>`;
+    // As many as fit under the 1 MiB body limit: seconds of signing.
+    const ITEMS = Math.floor((1024 * 1024 - 4096) / Buffer.byteLength(item));
+    const body = envelope({ header: versionData(LIC_NS, '1.1.0.0', '1.1.0.0'), body: `<AcquireLicense xmlns="${LIC_NS}"><RequestParams>${item.repeat(ITEMS)}</RequestParams></AcquireLicense>` });
+    const store = await openStore(root.db.url);
+    try {
+      const before = await store.issued.count({ kind: 'UL' });
+      const head = `POST /_wmcs/licensing/license.asmx HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAuthorization: Basic ${auth}\r\nContent-Type: text/xml; charset=utf-8\r\nSOAPAction: "${LIC_NS}/AcquireLicense"\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n`;
+      await new Promise<void>((resolve) => {
+        const s = net.connect({ host: '127.0.0.1', port }, () => {
+          s.write(head);
+          s.write(body);
+          // The client gives up as soon as the server has started on the batch.
+          setTimeout(() => s.destroy(), 150);
+        });
+        s.on('close', () => resolve());
+        s.on('error', () => undefined);
+      });
+      const row = await (async () => {
+        for (let i = 0; i < 300; i++) {
+          const r = (await store.requestLog.tail(20)).find((l) => l.operation === 'AcquireLicense' && l.result === 'client gone');
+          if (r) return r;
+          await new Promise((res) => setTimeout(res, 100));
+        }
+        return undefined;
+      })();
+      expect(row).toBeDefined();
+      const issued = (await store.issued.count({ kind: 'UL' })) - before;
+      expect(issued).toBeLessThan(ITEMS);
+    } finally {
+      await store.close();
+    }
+  });
 
   it('still serves the WSDL for a good Host, with that host in its address', async () => {
     const res = await fetch(`${root.server.url}/_wmcs/licensing/server.asmx?wsdl`);

@@ -26,6 +26,7 @@ export const database: OptionSpec = {
   type: 'string',
   placeholder: 'URL',
   help: 'Configuration database: sqlite:PATH, postgres://… or mssql://… (else RMS_DATABASE_URL, else database: in the --config file)',
+  check: (args) => void databaseUrlOf(args),
 };
 
 /** `--config FILE`: a member's configuration file; commands with `database` get it (commands.ts). */

@@ -24,6 +24,8 @@ export interface SoapRoute {
 export interface RequestContext {
   requestId: string;
   principal: AuthenticatedPrincipal;
+  /** Aborted when the client disconnects before its answer: nothing is signed for it after that. */
+  signal: AbortSignal;
 }
 
 export interface AppDeps {
@@ -84,6 +86,12 @@ export function createApp(deps: AppDeps): express.Express {
     res.locals.startedAt = started;
     res.locals.log = log;
     res.setHeader('X-Request-Id', requestId);
+    // From the first byte on: a client that hangs up while we authenticate or read its body has gone too.
+    const clientGone = new AbortController();
+    res.locals.clientGone = clientGone;
+    res.once('close', () => {
+      if (!res.writableFinished) clientGone.abort();
+    });
     let logged = false;
     const logEnd = () => {
       if (logged) return;
@@ -298,9 +306,10 @@ export function createApp(deps: AppDeps): express.Express {
       }
       const started = process.hrtime.bigint();
       const requestId = res.locals.requestId as string;
+      const gone = res.locals.clientGone as AbortController;
       const out = await route.endpoint(
         { body, contentType: req.get('content-type'), soapActionHeader: req.get('soapaction'), correlationId: requestId },
-        { requestId, principal },
+        { requestId, principal, signal: gone.signal },
       );
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
       recordRequest(res, {
@@ -308,7 +317,7 @@ export function createApp(deps: AppDeps): express.Express {
         operation: out.operation ?? 'unknown',
         endpoint: full,
         principal: principal.name,
-        result: out.fault ?? 'ok',
+        result: gone.signal.aborted ? 'client gone' : (out.fault ?? 'ok'),
         durationMs: Math.round(ms),
         serverId: runtime.serverId,
         requestId,

@@ -29,7 +29,7 @@ async function main(): Promise<void> {
 main().catch((e: unknown) => {
   const msg = e instanceof RmsError ? e.message : `unexpected error: ${(e as Error)?.message ?? String(e)}`;
   process.stderr.write(`openrms server: ${msg}\n`);
-  // The codes rmsctl uses (apps/cli/src/command.ts): 4 wrong key password, 5 database missing, not OpenRMS's or at another schema version.
-  const code = e instanceof RmsError ? ({ KeyPasswordInvalid: 4, NotProvisioned: 5, NotFound: 5 } as Record<string, number>)[e.code] : undefined;
+  // The codes rmsctl uses (apps/cli/src/command.ts): 2 bad configuration, 4 wrong key password, 5 database missing, not OpenRMS's or at another schema version.
+  const code = e instanceof RmsError ? ({ InvalidInput: 2, KeyPasswordInvalid: 4, NotProvisioned: 5, NotFound: 5 } as Record<string, number>)[e.code] : undefined;
   process.exit(code ?? 1);
 });

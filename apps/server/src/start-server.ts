@@ -67,7 +67,8 @@ export interface ServerExtras {
  * opened) and starts listening. Resolves once the server accepts connections.
  */
 export async function startServer(config: ServerConfig, logger: Logger = createLogger(config.logLevel), extras: ServerExtras = {}): Promise<RunningServer> {
-  const metricsConfig = extras.metrics ?? loadMetricsConfig();
+  // metrics-token-env (config.metrics) when set; else RMS_METRICS_TOKEN.
+  const metricsConfig = extras.metrics ?? config.metrics ?? loadMetricsConfig();
   let negotiate: KerberosNegotiateAcceptor | undefined;
   if (config.kerberos) {
     // Before any socket and any database: a missing keytab is a start-up error, not a 401 later.

@@ -10,6 +10,11 @@ export type OptionSpec = {
   help: string;
   required?: boolean;
   placeholder?: string;
+  /**
+   * Checked in option order together with `required`: for a value that may also come from the
+   * environment or a configuration file (--database), so its "is required" comes where the flag's would.
+   */
+  check?(args: ParsedArgs): void;
 };
 
 export interface CommandIo {
@@ -81,10 +86,12 @@ export function parseCommandArgs(cmd: Command, argv: string[]): ParsedArgs | 'he
         : `expected ${cmd.positionals!.join(' ')}, got ${parsed.positionals.length} argument(s)`,
     );
   }
+  const args: ParsedArgs = { values: parsed.values as ParsedArgs['values'], positionals: parsed.positionals };
   for (const [name, o] of Object.entries(cmd.options)) {
     if (o.required && parsed.values[name] === undefined) throw new RmsError('InvalidInput', `--${name} is required`);
+    o.check?.(args);
   }
-  return { values: parsed.values as ParsedArgs['values'], positionals: parsed.positionals };
+  return args;
 }
 
 export interface CommandLine {

@@ -117,6 +117,11 @@ describe('configuration file', () => {
     expect(c.jobs.prefix).toBe('env');
     expect(loadServerConfig({ ...flags, database: 'sqlite:/flag.db' }, { ...env, RMS_DATABASE_URL: 'sqlite:/env.db' }, file).databaseUrl).toBe('sqlite:/flag.db');
     expect(loadServerConfig(flags, { ...env, RMS_DATABASE_URL: 'sqlite:/env.db' }, file).databaseUrl).toBe('sqlite:/env.db');
+    // metrics-token-env names the variable holding the /metrics token; the message names the variable, never the token.
+    const tokenFile: ConfigFile = { path: 'm.yaml', values: { database: 'sqlite:x', 'metrics-token-env': 'SCRAPE' } };
+    expect(loadServerConfig(flags, { ...env, SCRAPE: 't'.repeat(20) }, tokenFile).metrics).toEqual({ token: 't'.repeat(20) });
+    expect(messageOf(() => loadServerConfig(flags, { ...env, SCRAPE: 'short-one' }, tokenFile))).toBe('SCRAPE must be at least 16 characters');
+    expect(loadServerConfig(flags, env, file).metrics).toBeUndefined();
     // An empty variable is not set.
     expect(loadServerConfig(flags, { ...env, RMS_DATABASE_URL: '' }, file).databaseUrl).toBe('sqlite:/file.db');
   });

@@ -1,6 +1,6 @@
 import { addYears, DEFAULT_ISSUED_VALIDITY_YEARS } from '@openrms/domain';
 import { issuerFromCertificate, parseXrml, readPublishingLicense, signXrml, withServerSignatureFields } from '@openrms/xrml';
-import { type Caller, fail, type IssuingContext, isOwnServer, recordIssued } from './issuing-context';
+import { type Caller, fail, type IssuingContext, isOwnServer, recordIssued, stillWanted, yieldToEventLoop } from './issuing-context';
 import { openPolicy } from './open-policy';
 
 /** Online publishing: the server signs the caller's unsigned PLs after checking owner and template. */
@@ -8,6 +8,7 @@ export async function acquireIssuanceLicense(ctx: IssuingContext, caller: Caller
   const s = ctx.state();
   const out: { chain: string[] }[] = [];
   for (const xml of unsignedLicenses) {
+    await yieldToEventLoop();
     let pl: ReturnType<typeof readPublishingLicense>;
     try {
       pl = readPublishingLicense(parseXrml(xml, { allowUnsigned: true }));
@@ -27,6 +28,7 @@ export async function acquireIssuanceLicense(ctx: IssuingContext, caller: Caller
     }
     const now = ctx.clock.now();
     const rebuilt = withServerSignatureFields(xml, { issuedTime: now, issuer: issuerFromCertificate(s.slc), licensingUrl: `${s.cluster.url}/licensing` });
+    stillWanted(caller);
     const signed = signXrml(rebuilt, ctx.key);
     await recordIssued(ctx, 'PL', caller.principal.email, pl.contentId, signed, now, pl.validity?.until ?? addYears(now, DEFAULT_ISSUED_VALIDITY_YEARS));
     out.push({ chain: [signed, ...s.chain] });

@@ -2,7 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import { addYears, evaluateRights, newBracedGuid, type RightsPolicy } from '@openrms/domain';
 import { buildUseLicense, issuerFromCertificate, parseXrml, publicKeysEqual, readTemplate, signXrml } from '@openrms/xrml';
 import type { ContentKey } from '@openrms/keys';
-import { type Caller, fail, type IssuingContext, isOwnServer, recordIssued } from './issuing-context';
+import { type Caller, fail, type IssuingContext, isOwnServer, recordIssued, stillWanted, yieldToEventLoop } from './issuing-context';
 import type { IssuingState } from './issuing-state';
 import { peerGroupsOf } from './group-expansion';
 import { openPolicy } from './open-policy';
@@ -19,6 +19,9 @@ export interface LicenseRequest {
 export async function acquireLicense(ctx: IssuingContext, caller: Caller, items: LicenseRequest[]): Promise<({ chain: string[] } | { error: unknown })[]> {
   const out: ({ chain: string[] } | { error: unknown })[] = [];
   for (const item of items) {
+    await yieldToEventLoop();
+    // The whole batch stops, rather than answering each remaining item with the same fault.
+    stillWanted(caller);
     try {
       out.push(await acquireOneLicense(ctx, caller, item));
     } catch (error) {
@@ -28,7 +31,7 @@ export async function acquireLicense(ctx: IssuingContext, caller: Caller, items:
   return out;
 }
 
-async function acquireOneLicense(ctx: IssuingContext, _caller: Caller, item: LicenseRequest): Promise<{ chain: string[] }> {
+async function acquireOneLicense(ctx: IssuingContext, caller: Caller, item: LicenseRequest): Promise<{ chain: string[] }> {
   const s = ctx.state();
   const rac = verifyRac(ctx, item.licenseeCerts, s);
   const pl = verifyPublishingLicense(item.issuanceLicense, s);
@@ -75,6 +78,7 @@ async function acquireOneLicense(ctx: IssuingContext, _caller: Caller, item: Lic
     ...(pl.referral ? { referral: pl.referral } : {}),
     applicationExclusions: s.policies.excludedApplications,
   });
+  stillWanted(caller);
   const ul = signXrml(unsigned, ctx.key);
   await recordIssued(ctx, 'UL', rac.info.identity.email, descriptorGuid, ul, now, validUntil);
   return { chain: [ul, ...s.chain] };

@@ -1,7 +1,7 @@
 import { createPublicKey } from 'node:crypto';
 import { compareVersions, isRmsError, parseVersion, RmsError } from '@openrms/domain';
 import { parseXrml, publicKeysEqual, readCertificate, readSpc, verifyChain, verifyXrmlSignature } from '@openrms/xrml';
-import { type Caller, claimedIssuerKey, fail, type IssuingContext } from './issuing-context';
+import { type Caller, claimedIssuerKey, fail, type IssuingContext, stillWanted } from './issuing-context';
 import { issueRac } from './issue-rac';
 import type { Policies } from './policies';
 import { isValidEmail } from './principal-rules';
@@ -16,6 +16,7 @@ export async function certify(ctx: IssuingContext, caller: Caller, request: { ma
   if (!isValidEmail(email)) fail('VerifyEmailAddressFailed', `the e-mail address of ${caller.principal.name} is not valid`);
   const spc = verifyMachineChain(ctx, request.machineChain, s.policies);
   const userKey = await userKeyPair(ctx, caller.principal.id);
+  stillWanted(caller);
   const rac = await issueRac(ctx, s, { id: caller.principal.id, email }, userKey, {
     temporary: !request.persistent,
     machine: {

@@ -1,14 +1,15 @@
 import { newBracedGuid } from '@openrms/domain';
 import { RsaKeyPair } from '@openrms/keys';
 import { buildClc, issuerFromCertificate, signXrml } from '@openrms/xrml';
-import { type Caller, type IssuingContext, recordIssued } from './issuing-context';
+import { type Caller, type IssuingContext, recordIssued, stillWanted, yieldToEventLoop } from './issuing-context';
 import { verifyRac } from './verify-rac';
 
 /** A CLC per persona: a fresh key pair, its private key sealed to the RAC, valid as long as the RAC. */
-export async function getClientLicensorCert(ctx: IssuingContext, _caller: Caller, personaChains: string[][]): Promise<{ chain: string[] }[]> {
+export async function getClientLicensorCert(ctx: IssuingContext, caller: Caller, personaChains: string[][]): Promise<{ chain: string[] }[]> {
   const s = ctx.state();
   const out: { chain: string[] }[] = [];
   for (const persona of personaChains) {
+    await yieldToEventLoop();
     const rac = verifyRac(ctx, persona, s);
     const now = ctx.clock.now();
     const clcKey = RsaKeyPair.generate(2048);
@@ -23,6 +24,7 @@ export async function getClientLicensorCert(ctx: IssuingContext, _caller: Caller
       issueRange: { from: rac.info.validFrom, until: rac.info.validUntil },
       enablingBits: clcKey.sealPrivateKeyTo(rac.info.publicKey, 'clc-private-key'),
     });
+    stillWanted(caller);
     const clc = signXrml(unsigned, ctx.key);
     await recordIssued(ctx, 'CLC', rac.info.identity.email, descriptorGuid, clc, now, rac.info.validUntil);
     out.push({ chain: [clc, ...s.chain] });

@@ -39,6 +39,22 @@ export type PeerMembershipQuery = (peer: GroupExpansionPeer, question: { princip
 export interface Caller {
   requestId: string;
   principal: Pick<AuthenticatedPrincipal, 'id' | 'name' | 'email'>;
+  /** Aborted when the client has gone: nothing is signed or recorded for nobody. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Between the items of a batch: lets the event loop run (SQLite's driver answers synchronously, so
+ * a batch could otherwise hold the loop for seconds), so other connections are accepted and read,
+ * and a client that hung up is noticed before the next signature.
+ */
+export function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** Before a signature: a client that has gone gets nothing issued on its behalf. */
+export function stillWanted(caller: Pick<Caller, 'signal'>): void {
+  if (caller.signal?.aborted) throw new RmsError('UnspecifiedError', 'the client went away before the answer was signed');
 }
 
 export const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');

@@ -1,5 +1,5 @@
 import type { DirectoryUser } from '@openrms/domain';
-import { type Caller, fail, type IssuingContext } from './issuing-context';
+import { type Caller, fail, type IssuingContext, stillWanted } from './issuing-context';
 import { issueRac } from './issue-rac';
 import { isValidEmail } from './principal-rules';
 import { userKeyPair } from './user-key-pair';
@@ -9,7 +9,7 @@ import { userKeyPair } from './user-key-pair';
  * a server can license content for someone who is not calling. UserName and Id must agree. The
  * person is looked up through the Directory port, so directory people need no local row first.
  */
-export async function precertify(ctx: IssuingContext, _caller: Caller, req: { userName?: string; id?: string }): Promise<{ certificate: string }> {
+export async function precertify(ctx: IssuingContext, caller: Caller, req: { userName?: string; id?: string }): Promise<{ certificate: string }> {
   const s = ctx.state();
   if (s.cluster.kind !== 'root') fail('InvalidOperation', 'this licensing-only cluster does not issue rights account certificates');
   const identities = ctx.identities();
@@ -31,6 +31,7 @@ export async function precertify(ctx: IssuingContext, _caller: Caller, req: { us
   if (user.disabled) fail('UnauthorizedAccess', `the account ${user.name} is disabled`);
   if (!user.email || !isValidEmail(user.email)) fail('VerifyEmailAddressFailed', `the account ${user.name} has no valid e-mail address`);
   const key = await userKeyPair(ctx, rowId);
+  stillWanted(caller);
   const rac = await issueRac(ctx, s, { id: rowId, email: user.email }, key, { temporary: false });
   return { certificate: rac };
 }

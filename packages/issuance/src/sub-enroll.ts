@@ -1,7 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import { addYears, clusterBaseUrl, newBracedGuid, newId, normalizeGuid, parseVersion, SLC_VALIDITY_YEARS } from '@openrms/domain';
 import { buildSlc, issuerFromCertificate, publicKeyFromPkcs1Base64, publicKeysEqual, signXrml } from '@openrms/xrml';
-import { type Caller, fail, type IssuingContext, sha256 } from './issuing-context';
+import { type Caller, fail, type IssuingContext, sha256, stillWanted } from './issuing-context';
 import { slcRevocationFromSetting } from './provision-root';
 import { SETTINGS } from './settings';
 
@@ -57,6 +57,7 @@ export async function subEnroll(ctx: IssuingContext, caller: Caller, req: SubEnr
     issueScope: ['CLC', 'PL', 'UL'],
     revocation: slcRevocationFromSetting(revocation),
   });
+  stillWanted(caller);
   const slc = signXrml(unsigned, ctx.key);
   await ctx.store.transaction(async (tx) => {
     await tx.issued.record({ id: newId(), clusterId: s.cluster.id, kind: 'SubSLC', subject: `${req.name} ${guid}`, documentGuid: descriptorGuid, issuedAt: now, validUntil, documentSha256: sha256(slc) });

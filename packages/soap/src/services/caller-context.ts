@@ -2,4 +2,6 @@
 export interface CallerContext {
   requestId: string;
   principal: { id: string; name: string; email: string };
+  /** Aborted when the client has gone (the connection closed before the answer). */
+  signal?: AbortSignal;
 }

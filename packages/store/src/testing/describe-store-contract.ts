@@ -588,6 +588,14 @@ export function describeStoreContract(label: string, createTarget: () => Promise
       await expectRmsError(store.settings.set('', 1), 'InvalidInput');
     });
 
+    test('settings: set-if-absent lets one of several racing writers win, and everyone reads the winner', async () => {
+      const won = await Promise.all(Array.from({ length: 8 }, (_, i) => store.settings.setIfAbsent('race', { writer: i })));
+      expect(won.filter(Boolean)).toHaveLength(1);
+      expect(await store.settings.get('race')).toEqual({ writer: won.indexOf(true) });
+      expect(await store.settings.setIfAbsent('race', 'again')).toBe(false);
+      await expectRmsError(store.settings.setIfAbsent('config_version', 1), 'InvalidInput');
+    });
+
     test('user keys: one pair per principal', async () => {
       const u = await store.principals.createUser({ id: newId(), name: 'key-user', email: null, passwordHash: null, createdAt: new Date() });
       const k = { principalId: u.id, publicKeyPem: 'PEM', wrappedPrivateKey: 'wrapped', createdAt: at('2024-07-07T07:07:07.007Z') };
