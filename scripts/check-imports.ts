@@ -22,6 +22,7 @@ const OWNED_MODULES: Record<string, string[]> = {
   '@bull-board/express': ['@openrms/jobs'],
   'prom-client': ['@openrms/server'],
   ioredis: ['@openrms/jobs'],
+  'rate-limiter-flexible': ['@openrms/jobs'],
   'xml-crypto': ['@openrms/xrml'],
   express: ['@openrms/server'],
   ldapts: ['@openrms/directory'],

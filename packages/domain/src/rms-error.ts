@@ -42,6 +42,8 @@ export const RMS_ERROR_CODES = [
   'UnknownOperation',
   'AuthenticationRequired',
   'AccessDenied',
+  /** Too many failed sign-ons from one user or address: wait and try again (HTTP 429). */
+  'TooManyRequests',
   // operations (CLI, admin API, start-up)
   'NotFound',
   'AlreadyExists',

@@ -9,7 +9,7 @@ import { backupSqliteDatabase, type DatabaseSummary, openStore, restoreSqliteDat
 export async function backupConfigurationDatabase(input: { databaseUrl: string; outFile: string; force?: boolean; actor?: string; clock?: Clock }): Promise<DatabaseSummary & { file: string }> {
   const clock = input.clock ?? systemClock;
   const result = await backupSqliteDatabase(input.databaseUrl, input.outFile, { force: input.force ?? false });
-  const store = await openStore(input.databaseUrl);
+  const store = await openStore(input.databaseUrl, { anySchemaVersion: true });
   try {
     await store.audit.append({ at: clock.now(), actor: input.actor ?? 'rmsctl', action: 'database.backup', target: result.clusterId, after: { file: result.file, bytes: result.bytes, schemaVersion: result.schemaVersion } });
   } finally {
@@ -31,7 +31,7 @@ export async function restoreConfigurationDatabase(input: {
 }): Promise<DatabaseSummary & { file: string; replaced: boolean }> {
   const clock = input.clock ?? systemClock;
   const result = await restoreSqliteDatabase(input.inFile, input.databaseUrl, { force: input.force ?? false, now: clock.now() });
-  const store = await openStore(input.databaseUrl);
+  const store = await openStore(input.databaseUrl, { anySchemaVersion: true });
   try {
     await store.audit.append({ at: clock.now(), actor: input.actor ?? 'rmsctl', action: 'database.restore', target: result.clusterId, after: { from: input.inFile, replaced: result.replaced, schemaVersion: result.schemaVersion } });
   } finally {

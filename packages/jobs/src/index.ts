@@ -5,3 +5,4 @@ export * from './redis-connection';
 export * from './schedulers';
 export * from './run-worker';
 export * from './job-outcomes';
+export * from './sign-on-throttle';

@@ -60,6 +60,7 @@ export const SOAP_FAULT_TABLE: Readonly<Record<RmsErrorCode, FaultMapping>> = {
   UnknownOperation: client('System.Web.Services.Protocols.SoapException'),
   AuthenticationRequired: server('System.UnauthorizedAccessException'),
   AccessDenied: server('System.UnauthorizedAccessException'),
+  TooManyRequests: server('System.UnauthorizedAccessException'),
   // Operational codes (CLI, admin API, start-up) describe our internals, never the client's request.
   NotFound: withheld,
   AlreadyExists: withheld,

@@ -30,7 +30,8 @@ export async function probeDatabase(databaseUrl: string): Promise<DatabaseFindin
   try {
     const parsed = parseDatabaseUrl(databaseUrl);
     if (parsed.sqliteFile !== undefined && !existsSync(parsed.sqliteFile)) return { state: 'empty', display: parsed.display };
-    const store = await openStore(databaseUrl, { migrate: false });
+    // An existing but empty database is set up here (the file check above keeps a typo from creating one).
+    const store = await openStore(databaseUrl, { migrate: false, create: true });
     try {
       if ((await store.schemaVersion()) === 0) return { state: 'empty', display: store.displayUrl };
       const cluster = await store.clusters.find();
