@@ -141,6 +141,29 @@ describe('HTTP edge: early 413, bad Host headers', () => {
     }
   });
 
+  it('throttles password guessing: after 10 failures the account is refused with 429 and the fault, even with the right password, and counted', async () => {
+    const { addUser } = await import('@openrms/issuance');
+    await addUser(root.db.url, { name: 'guessme', email: 'guessme@example.test', password: 'guessme-password-1', groups: [] });
+    const GLC = 'http://microsoft.com/DRM/ServerService/GetLicensorCertificate';
+    const soap = envelope({ header: versionData('http://microsoft.com/DRM/ServerService'), body: '<GetLicensorCertificate xmlns="http://microsoft.com/DRM/ServerService"/>' });
+    const call = (password: string, user = 'guessme') =>
+      fetch(`${root.server.url}/_wmcs/licensing/server.asmx`, {
+        method: 'POST',
+        headers: { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`, 'content-type': 'text/xml; charset=utf-8', soapaction: `"${GLC}"` },
+        body: soap,
+      });
+    expect((await call('guessme-password-1')).status).toBe(200);
+    for (let i = 0; i < 10; i++) expect((await call(`wrong-guess-${i}`)).status).toBe(401);
+    const refused = await call('guessme-password-1');
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(await refused.text()).toContain('System.UnauthorizedAccessException: too many failed sign-ons');
+    // Another account from the same address is not affected.
+    expect((await call(root.admin.password, root.admin.name)).status).toBe(200);
+    const metrics = await fetch(`${root.server.url}/metrics`, { headers: { authorization: `Basic ${auth}` } });
+    expect(await metrics.text()).toMatch(/openrms_signon_throttled_total\{scope="user"\} [1-9]/);
+  });
+
   it('still serves the WSDL for a good Host, with that host in its address', async () => {
     const res = await fetch(`${root.server.url}/_wmcs/licensing/server.asmx?wsdl`);
     expect(res.status).toBe(200);

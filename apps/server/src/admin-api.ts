@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { SignOnThrottledError, signOnGuardOf } from './sign-on-guard';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import type { Logger } from 'pino';
 import { BUILTIN_GROUPS, isRmsError, RmsError, type RmsErrorCode } from '@openrms/domain';
@@ -33,6 +34,7 @@ const PROBLEM_STATUS: Partial<Record<RmsErrorCode, number>> = {
   MalformedRequest: 400,
   AuthenticationRequired: 401,
   AccessDenied: 403,
+  TooManyRequests: 429,
   NotFound: 404,
   AlreadyExists: 409,
   RequestTooLarge: 413,
@@ -137,8 +139,8 @@ function readChange(body: unknown): { action: DaclAction; endpoint: string; prin
  * HTTP Basic credentials of a member of RMS Administrators. Throws AuthenticationRequired (401) or
  * AccessDenied (403).
  */
-export async function requireAdministrator(runtime: ClusterRuntime, store: Store, authorization: string | undefined): Promise<AuthenticatedPrincipal> {
-  const principal = (await runtime.signOn(authorization)).principal;
+export async function requireAdministrator(runtime: ClusterRuntime, store: Store, req: Request): Promise<AuthenticatedPrincipal> {
+  const principal = (await signOnGuardOf(req, runtime).signOn(req)).principal;
   if (!principal) throw new RmsError('AuthenticationRequired', 'sign in as a member of RMS Administrators');
   const admins = await store.principals.findByName(BUILTIN_GROUPS.administrators);
   if (!admins || !principal.principalIds.has(admins.id)) {
@@ -162,7 +164,7 @@ export function adminApi(deps: AdminApiDeps): Router {
 
   router.use(async (req: Request, res: Response, next: NextFunction) => {
     try {
-      res.locals.admin = await requireAdministrator(runtime, store, req.get('authorization'));
+      res.locals.admin = await requireAdministrator(runtime, store, req);
     } catch (e) {
       if (isRmsError(e, 'AuthenticationRequired')) res.set('WWW-Authenticate', adminChallenges(runtime));
       if (isRmsError(e, 'AccessDenied')) logger.warn({ requestId: requestIdOf(res), path: req.originalUrl, reason: e.message }, 'admin API refused: not an administrator');
@@ -222,6 +224,7 @@ export function adminApi(deps: AdminApiDeps): Router {
     if (status !== undefined && isRmsError(e)) {
       // An oversized body may be partly unread: do not let it become the next request.
       if (e.code === 'RequestTooLarge') res.set('Connection', 'close');
+      if (e instanceof SignOnThrottledError) res.set('Retry-After', String(e.retryAfterSeconds));
       sendProblem(res, status, { code: e.code, detail: e.message });
       return;
     }

@@ -4,12 +4,14 @@ import type { Logger } from 'pino';
 import { endpointPath, type DaclRight, isRmsError, RmsError } from '@openrms/domain';
 import type { AuthenticatedPrincipal, ClusterRuntime } from '@openrms/issuance';
 import { buildSoapFault, type ServiceDescription, type SoapEndpoint, wsdlForRequest } from '@openrms/soap';
+import type { SignOnThrottle } from '@openrms/jobs';
 import type { Store } from '@openrms/store';
 import { ADMIN_API_PATH, adminApi } from './admin-api';
 import { ADMIN_PAGES_PATH, adminPages } from './admin-pages/admin-pages';
 import { parseBasicAuth } from './basic-auth';
 import { BodyError, readBody } from './read-body';
 import { rateLimitedLog } from './rate-limited-log';
+import { createSignOnGuard, SignOnThrottledError } from './sign-on-guard';
 import { forwardToRoot } from './forward-to-root';
 import { METRICS_PATH, metricsHandler, ServerMetrics } from './metrics';
 import { QUEUE_DASHBOARD_PATH, queueRoutes, type ServerQueues } from './queue-routes';
@@ -41,6 +43,8 @@ export interface AppDeps {
   metricsToken?: string;
   /** The BullMQ queues, when this member has Redis: dashboard, queue metrics, readiness. */
   queues?: ServerQueues;
+  /** Counts failed sign-ons (shared through Redis when the member has it); none: no throttling. */
+  signOnThrottle?: SignOnThrottle;
   /** Where the background jobs run: workers over Redis, or this process (shown on /readyz). */
   jobs?: 'in-process' | 'redis';
 }
@@ -72,8 +76,14 @@ export function createApp(deps: AppDeps): express.Express {
   const routes = new Map(deps.routes.map((r) => [endpointPath(r.path), r]));
   const forwards = new Map((deps.forwards ?? []).map((f) => [endpointPath(f.path), f.target]));
   const signOnFailures = rateLimitedLog(logger, 10_000);
+  const throttledLog = rateLimitedLog(logger, 10_000);
+  const signOnGuard = createSignOnGuard(runtime, deps.signOnThrottle, (scope) => {
+    metrics.observeSignOnThrottled(scope);
+    throttledLog({ scope }, 'sign-on refused: too many failed attempts');
+  });
   const metrics = new ServerMetrics({ runtime, store: deps.store, logger, ...(deps.queues ? { queues: deps.queues } : {}) });
   const app = express();
+  app.locals.signOnGuard = signOnGuard;
   app.disable('x-powered-by');
   app.disable('etag');
 
@@ -239,31 +249,6 @@ export function createApp(deps: AppDeps): express.Express {
       res.set('Allow', 'GET, HEAD, POST').status(405).type('text/plain').send('method not allowed');
       return;
     }
-    let signOn: Awaited<ReturnType<typeof runtime.signOn>>;
-    try {
-      signOn = await runtime.signOn(req.get('authorization'));
-    } catch (e) {
-      // The directory cannot answer (and nothing fresh enough is cached): the protocol's fault, not a 401,
-      // so clients do not prompt for a password that is not the problem.
-      const f = buildSoapFault(soapVersionOf(req), e, { correlationId: res.locals.requestId as string });
-      signOnFailures(
-        { requestId: res.locals.requestId, endpoint: full, fault: f.faultName, reason: (e as Error)?.message },
-        isRmsError(e, 'AdEntrySearchFailed') ? 'sign-on failed: the directory did not answer' : 'sign-on failed',
-      );
-      recordRequest(res, {
-        at: new Date(),
-        operation: actionName(req),
-        endpoint: full,
-        principal: null,
-        result: f.faultName,
-        durationMs: 0,
-        serverId: runtime.serverId,
-        requestId: res.locals.requestId as string,
-      }, route.service.operations.has(actionName(req)) ? actionName(req) : 'unknown');
-      res.set('Connection', 'close').set('Retry-After', '30').status(f.status).type(f.contentType).send(f.body);
-      return;
-    }
-    const principal = signOn.principal;
     // The SOAPAction is the caller's to choose: only the service's own operation names become labels.
     const claimed = actionName(req);
     const metricsOperation = (op: string | undefined) => (op && route.service.operations.has(op) ? op : 'unknown');
@@ -278,6 +263,29 @@ export function createApp(deps: AppDeps): express.Express {
         serverId: runtime.serverId,
         requestId: res.locals.requestId as string,
       }, metricsOperation(claimed));
+    let signOn: Awaited<ReturnType<typeof runtime.signOn>>;
+    try {
+      signOn = await signOnGuard.signOn(req);
+    } catch (e) {
+      if (e instanceof SignOnThrottledError) {
+        // Refused before any password check, the body unread: a guesser learns nothing and costs little.
+        const f = buildSoapFault(soapVersionOf(req), e, { correlationId: res.locals.requestId as string });
+        logRefusal(parseBasicAuth(req.get('authorization'))?.name ?? null, 'HTTP 429 too many failed sign-ons');
+        res.set('Retry-After', String(e.retryAfterSeconds)).set('Connection', 'close').status(429).type(f.contentType).send(f.body);
+        return;
+      }
+      // The directory cannot answer (and nothing fresh enough is cached): the protocol's fault, not a 401,
+      // so clients do not prompt for a password that is not the problem.
+      const f = buildSoapFault(soapVersionOf(req), e, { correlationId: res.locals.requestId as string });
+      signOnFailures(
+        { requestId: res.locals.requestId, endpoint: full, fault: f.faultName, reason: (e as Error)?.message },
+        isRmsError(e, 'AdEntrySearchFailed') ? 'sign-on failed: the directory did not answer' : 'sign-on failed',
+      );
+      logRefusal(null, f.faultName);
+      res.set('Connection', 'close').set('Retry-After', '30').status(f.status).type(f.contentType).send(f.body);
+      return;
+    }
+    const principal = signOn.principal;
     if (!principal) {
       // Drain nothing: the body is not read for unauthenticated callers.
       logRefusal(signOn.claimed, `HTTP 401 ${signOn.failure ?? 'not signed on'}`);

@@ -7,6 +7,7 @@ import { type ClusterRuntime, SETTINGS } from '@openrms/issuance';
 import { type QueueStatus, queueStatus, JOB_STATES, type RedisClient } from '@openrms/jobs';
 import type { Store } from '@openrms/store';
 import { adminChallenges, requireAdministrator, sendProblem } from './admin-api';
+import { SignOnThrottledError } from './sign-on-guard';
 
 export const METRICS_PATH = '/metrics';
 /** A scrape must not hang on Redis: queue gauges are left out when it does not answer in time. */
@@ -53,6 +54,7 @@ export class ServerMetrics {
   readonly #requests: Counter<'operation' | 'endpoint' | 'result'>;
   readonly #duration: Histogram<'operation'>;
   readonly #faults: Counter<'operation' | 'fault'>;
+  readonly #throttled: Counter<'scope'>;
   #queueScrape: { at: number; value: Promise<QueueStatus[] | undefined> } | undefined;
 
   constructor(private readonly deps: ServerMetricsDeps) {
@@ -78,6 +80,12 @@ export class ServerMetrics {
       name: 'openrms_faults_total',
       help: 'SOAP faults returned, by operation and exception name',
       labelNames: ['operation', 'fault'],
+      registers,
+    });
+    this.#throttled = new Counter({
+      name: 'openrms_signon_throttled_total',
+      help: 'Sign-ons refused before any credential check because of too many failed attempts, by what was blocked (user or address)',
+      labelNames: ['scope'],
       registers,
     });
     const { runtime, store } = deps;
@@ -215,6 +223,10 @@ export class ServerMetrics {
     return value;
   }
 
+  observeSignOnThrottled(scope: 'user' | 'address'): void {
+    this.#throttled.inc({ scope });
+  }
+
   observeRequest(o: RequestObservation): void {
     const result = resultLabel(o.result);
     this.#requests.inc({ operation: o.operation, endpoint: o.endpoint, result });
@@ -278,11 +290,12 @@ export function metricsHandler(deps: MetricsRouteDeps) {
       if (bearer) {
         if (!token || !sameSecret(bearer[1]!, token)) throw new RmsError('AuthenticationRequired', 'the bearer token is not valid');
       } else {
-        await requireAdministrator(runtime, store, authorization);
+        await requireAdministrator(runtime, store, req);
       }
     } catch (e) {
       if (!isRmsError(e)) return fail(res, e);
-      const status = e.code === 'AuthenticationRequired' ? 401 : 403;
+      const status = e.code === 'AuthenticationRequired' ? 401 : e instanceof SignOnThrottledError ? 429 : 403;
+      if (e instanceof SignOnThrottledError) res.set('Retry-After', String(e.retryAfterSeconds));
       if (status === 401) challenge(res);
       else logger.warn({ requestId: res.locals.requestId, path: req.path, reason: e.message }, 'metrics refused: not an administrator');
       sendProblem(res, status, { code: e.code, detail: e.message });

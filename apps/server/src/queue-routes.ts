@@ -15,6 +15,7 @@ import {
 } from '@openrms/jobs';
 import type { Store } from '@openrms/store';
 import { adminChallenges, requireAdministrator, sendProblem } from './admin-api';
+import { SignOnThrottledError } from './sign-on-guard';
 
 /** Where create-app mounts the dashboard. */
 export const QUEUE_DASHBOARD_PATH = '/_wmcs/admin/queues';
@@ -135,12 +136,15 @@ export function queueRoutes(deps: QueueRoutesDeps): Router {
   router.use(async (req: Request, res: Response, next: NextFunction) => {
     res.set('Cache-Control', 'no-store').set('X-Content-Type-Options', 'nosniff').set('Referrer-Policy', 'no-referrer');
     try {
-      await requireAdministrator(runtime, store, req.get('authorization'));
+      await requireAdministrator(runtime, store, req);
     } catch (e) {
       if (!isRmsError(e)) return next(e);
       if (e.code === 'AuthenticationRequired') {
         res.set('WWW-Authenticate', adminChallenges(runtime));
         sendProblem(res, 401, { code: e.code, detail: e.message });
+      } else if (e instanceof SignOnThrottledError) {
+        res.set('Retry-After', String(e.retryAfterSeconds));
+        sendProblem(res, 429, { code: e.code, detail: e.message });
       } else {
         logger.warn({ requestId: res.locals.requestId, path: req.originalUrl, reason: e.message }, 'queue dashboard refused: not an administrator');
         sendProblem(res, 403, { code: 'AccessDenied', detail: e.message });

@@ -6,6 +6,7 @@ import { loadMetricsConfig, type MetricsConfig, type ServerConfig, useKerberosAc
 import { KerberosNegotiateAcceptor, LdapDirectory } from '@openrms/directory';
 import { isPrincipalMemberOf as askPeer } from '@openrms/soap';
 import { ClusterRuntime } from '@openrms/issuance';
+import { createSignOnThrottle } from '@openrms/jobs';
 import { openStore, type Store } from '@openrms/store';
 import { createApp } from './create-app';
 import { drainHttpServer } from './drain-http-server';
@@ -106,8 +107,10 @@ export async function startServer(config: ServerConfig, logger: Logger = createL
   const queueTarget = extras.queues ?? (config.jobs.redisUrl ? { redisUrl: config.jobs.redisUrl, ...(config.jobs.prefix ? { prefix: config.jobs.prefix } : {}) } : undefined);
   const jobsMode = queueTarget ? 'redis' : 'in-process';
   const queues: ServerQueues | undefined = queueTarget ? openServerQueues({ ...queueTarget, logger }) : undefined;
+  // Failed sign-ons are counted cluster-wide through Redis when this member has it, else per member.
+  const signOnThrottle = createSignOnThrottle({ redisUrl: queueTarget?.redisUrl, prefix: queueTarget?.prefix });
   const app = createApp({ runtime, store, routes: soapRoutes(runtime, { maxBodyBytes: config.maxBodyBytes, logger }),
-    forwards: rootForwards(runtime), maxBodyBytes: config.maxBodyBytes, logger, jobs: jobsMode,
+    forwards: rootForwards(runtime), maxBodyBytes: config.maxBodyBytes, logger, jobs: jobsMode, signOnThrottle,
     ...(metricsConfig.token ? { metricsToken: metricsConfig.token } : {}), ...(queues ? { queues } : {}) });
   // Negotiate tokens of people in many groups reach 64 KiB (a Kerberos PAC); Node's default header cap is 16 KiB.
   const serverOptions = { maxHeaderSize: 80 * 1024 };
@@ -132,6 +135,7 @@ export async function startServer(config: ServerConfig, logger: Logger = createL
     }
   } catch (e) {
     await queues?.close();
+    await signOnThrottle.close();
     throw e;
   }
   const addr = server.address() as AddressInfo;
@@ -155,6 +159,7 @@ export async function startServer(config: ServerConfig, logger: Logger = createL
       await inProcessJobs?.close();
       await runtime.close();
       await queues?.close();
+      await signOnThrottle.close();
       await store.close();
     },
   };

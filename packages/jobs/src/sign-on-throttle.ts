@@ -21,7 +21,8 @@ export interface SignOnThrottleOptions {
 
 export const DEFAULT_SIGN_ON_THROTTLE = {
   perUser: { failures: 10, windowSeconds: 300, blockSeconds: 300 },
-  perAddress: { failures: 50, windowSeconds: 300, blockSeconds: 900 },
+  // Generous: many people may share one address (a proxy, a NAT), and a stale password of a few must not lock out all.
+  perAddress: { failures: 200, windowSeconds: 300, blockSeconds: 300 },
 } as const;
 
 export interface SignOnThrottle {
@@ -33,6 +34,8 @@ export interface SignOnThrottle {
   succeeded(user: string, address: string): Promise<void>;
   /** Whether the counts are shared through Redis (false: this member only). */
   readonly shared: boolean;
+  /** Resolves once Redis answers (at once without Redis); until then this member counts alone. */
+  ready(timeoutMs?: number): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -54,7 +57,8 @@ export function createSignOnThrottle(o: SignOnThrottleOptions = {}): SignOnThrot
     redis.on('error', () => undefined);
   }
   const make = (name: string, rule: ThrottleRule) => {
-    const opts: IRateLimiterOptions = { keyPrefix: `${prefix}:${name}`, points: rule.failures, duration: rule.windowSeconds, blockDuration: rule.blockSeconds };
+    // The Nth failure is the one over the limit: it starts the block.
+    const opts: IRateLimiterOptions = { keyPrefix: `${prefix}:${name}`, points: Math.max(0, rule.failures - 1), duration: rule.windowSeconds, blockDuration: rule.blockSeconds };
     const memory = new RateLimiterMemory(opts);
     return redis ? new RateLimiterRedis({ ...opts, storeClient: redis, insuranceLimiter: memory, rejectIfRedisNotReady: true }) : memory;
   };
@@ -63,7 +67,7 @@ export function createSignOnThrottle(o: SignOnThrottleOptions = {}): SignOnThrot
 
   const waitOf = async (limiter: RateLimiterMemory | RateLimiterRedis, key: string, rule: ThrottleRule): Promise<number> => {
     const r = await limiter.get(key);
-    if (!r || r.consumedPoints <= rule.failures) return 0;
+    if (!r || r.consumedPoints < rule.failures) return 0;
     return Math.max(1, Math.ceil(r.msBeforeNext / 1000));
   };
   const consume = async (limiter: RateLimiterMemory | RateLimiterRedis, key: string) => {
@@ -77,6 +81,22 @@ export function createSignOnThrottle(o: SignOnThrottleOptions = {}): SignOnThrot
 
   return {
     shared: redis !== undefined,
+    async ready(timeoutMs = 5000) {
+      const r = redis;
+      if (!r) return true;
+      if (r.status === 'ready') return true;
+      return new Promise<boolean>((resolve) => {
+        const t = setTimeout(() => {
+          r.off('ready', onReady);
+          resolve(false);
+        }, timeoutMs);
+        const onReady = () => {
+          clearTimeout(t);
+          resolve(true);
+        };
+        r.once('ready', onReady);
+      });
+    },
     async blockedFor(user, address) {
       const a = await waitOf(addresses, address, perAddress);
       if (a > 0) return { seconds: a, scope: 'address' };

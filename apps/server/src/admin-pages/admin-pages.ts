@@ -2,6 +2,7 @@ import express, { type NextFunction, type Request, type RequestHandler, type Res
 import { isRmsError, type RmsErrorCode } from '@openrms/domain';
 import type { AuthenticatedPrincipal } from '@openrms/issuance';
 import { adminChallenges, requireAdministrator } from '../admin-api';
+import { SignOnThrottledError } from '../sign-on-guard';
 import { CsrfTokens, isSameOrigin } from './csrf';
 import { FlashNotices } from './flash';
 import { daclAction, daclPage } from './dacl-page';
@@ -38,6 +39,7 @@ const STATUS: Partial<Record<RmsErrorCode, number>> = {
   NotFound: 404,
   AlreadyExists: 409,
   AccessDenied: 403,
+  TooManyRequests: 429,
 };
 
 function withFlash(path: string, flash: string): string {
@@ -74,7 +76,7 @@ export function adminPages(deps: AdminPagesDeps): Router {
       .set('X-Frame-Options', 'DENY')
       .set('Cache-Control', 'no-store');
     try {
-      res.locals.admin = await requireAdministrator(runtime, store, req.get('authorization'));
+      res.locals.admin = await requireAdministrator(runtime, store, req);
     } catch (e) {
       if (!isRmsError(e)) return next(e);
       // A refused request's form is never read; do not let a large one become the next request.
@@ -82,6 +84,10 @@ export function adminPages(deps: AdminPagesDeps): Router {
       if (e.code === 'AuthenticationRequired') {
         res.set('WWW-Authenticate', adminChallenges(runtime));
         return plain(res, 401, 'Sign in as a member of RMS Administrators.\n');
+      }
+      if (e instanceof SignOnThrottledError) {
+        res.set('Retry-After', String(e.retryAfterSeconds));
+        return plain(res, 429, `Too many failed sign-ons: try again in ${e.retryAfterSeconds} seconds.\n`);
       }
       logger.warn({ requestId: res.locals.requestId, path: req.originalUrl, method: req.method, reason: e.message }, 'admin pages refused: not an administrator');
       return plain(res, 403, 'Forbidden: only members of RMS Administrators may use the administration pages.\n');
