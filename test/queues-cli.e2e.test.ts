@@ -85,7 +85,8 @@ describe('rmsctl queues against a real Redis', () => {
     for (const sub of ['status', 'retry', 'clean']) {
       const started = Date.now();
       const r = rmsctl(['queues', sub, '--redis', `redis://127.0.0.1:${closed}`]);
-      expect(Date.now() - started).toBeLessThan(10_000);
+      // Fails instead of retrying forever; the bound is for a loaded machine.
+      expect(Date.now() - started).toBeLessThan(45_000);
       expect(r.code).toBe(6);
       expect(r.stdout).toBe('');
       expect(r.stderr.trim()).toBe(`rmsctl queues ${sub}: Redis at 127.0.0.1:${closed} is unreachable (ECONNREFUSED)`);

@@ -84,7 +84,7 @@ export async function startHaproxy(opts: { port: number; statsPort: number; clus
 }
 
 /** Waits until every named server has the wanted status. */
-export async function waitForStatus(b: Balancer, wanted: Record<string, string>, ms = 15_000): Promise<void> {
+export async function waitForStatus(b: Balancer, wanted: Record<string, string>, ms = 60_000): Promise<void> {
   const end = Date.now() + ms;
   let last: Record<string, string> = {};
   while (Date.now() < end) {

@@ -47,7 +47,7 @@ export function background(cmd: string, args: string[], opts: { env?: Record<str
   return {
     child,
     output: () => out,
-    waitFor(re, ms = 30_000) {
+    waitFor(re, ms = 120_000) {
       return new Promise((resolve, reject) => {
         const check = () => {
           const m = re.exec(out);
