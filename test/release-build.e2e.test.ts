@@ -37,7 +37,7 @@ function ensureBuilt(): void {
 }
 
 function node(file: string, args: string[], env: Record<string, string> = {}) {
-  return spawnSync(process.execPath, [file, ...args], { cwd: REPO, encoding: 'utf8', timeout: 60_000, env: { ...process.env, RMS_LOG_LEVEL: 'warn', ...env } });
+  return spawnSync(process.execPath, [file, ...args], { cwd: REPO, encoding: 'utf8', timeout: 120_000, env: { ...process.env, RMS_LOG_LEVEL: 'warn', ...env } });
 }
 
 /** Pids of the process group (detached children lead their own group). */
@@ -162,7 +162,7 @@ describe('the release build (plain node, no tsx)', () => {
     });
     const pgid = server.child.pid!;
     try {
-      const [, base] = await server.waitFor(/listening on (http:\/\/127\.0\.0\.1:\d+)/, 60_000);
+      const [, base] = await server.waitFor(/listening on (http:\/\/127\.0\.0\.1:\d+)/);
       const port = Number(new URL(base!).port);
       const health = await fetch(`${base}/healthz`);
       expect(health.status).toBe(200);
@@ -179,7 +179,7 @@ describe('the release build (plain node, no tsx)', () => {
       for (const r of busy) r.send();
       const signalled = Date.now();
       server.child.kill('SIGTERM');
-      await server.waitFor(/shutting down/, 10_000);
+      await server.waitFor(/shutting down/);
       // No new connections once draining.
       expect(await refusesConnections(port)).toBe(true);
       await delay(300);
@@ -189,15 +189,17 @@ describe('the release build (plain node, no tsx)', () => {
       const statuses = settled.map((r) => (r.status === 'fulfilled' ? r.value.split('\r\n')[0] : String(r.reason)));
       expect(statuses).toEqual(settled.map(() => 'HTTP/1.1 200 OK'));
       for (const r of settled) expect(r.status === 'fulfilled' && r.value).toMatch(/GetServerInfoResponse/);
+      // 0 means it closed by itself: past SHUTDOWN_LIMIT_MS (10 s, its own clock) it exits 1. The
+      // wall-clock bound here only rules out a hang on a loaded machine.
       const code = await server.exited();
       expect(code).toBe(0);
-      expect(Date.now() - signalled).toBeLessThan(10_000);
+      expect(Date.now() - signalled).toBeLessThan(30_000);
       expect(server.output()).toMatch(/"msg":"stopped"/);
       expect(groupMembers(pgid)).toEqual([]);
     } finally {
       await server.stop();
     }
-  }, 120_000);
+  }, 300_000);
 
   it('rmsctl serve runs the built server, forwards SIGTERM to it and leaves nothing behind', async () => {
     const serve = background(process.execPath, [RMSCTL, 'serve', '--database', database, '--listen', '127.0.0.1:0', '--key-password-env', 'KEY_PW'], {
@@ -205,7 +207,7 @@ describe('the release build (plain node, no tsx)', () => {
     });
     const pgid = serve.child.pid!;
     try {
-      const [, base] = await serve.waitFor(/listening on (http:\/\/127\.0\.0\.1:\d+)/, 60_000);
+      const [, base] = await serve.waitFor(/listening on (http:\/\/127\.0\.0\.1:\d+)/);
       const port = Number(new URL(base!).port);
       expect((await fetch(`${base}/healthz`)).status).toBe(200);
       const members = groupMembers(pgid);
@@ -224,7 +226,7 @@ describe('the release build (plain node, no tsx)', () => {
     } finally {
       await serve.stop();
     }
-  }, 120_000);
+  }, 300_000);
 
   it('a fatal start-up error exits non-zero, and rmsctl serve passes the code on', () => {
     const direct = node(SERVER, ['--database', database, '--listen', '127.0.0.1:0', '--key-password-env', 'KEY_PW'], { ...SECRETS, KEY_PW: 'not-the-key-password' });
@@ -234,5 +236,5 @@ describe('the release build (plain node, no tsx)', () => {
     expect(viaCli.status).toBe(4);
     const missing = node(SERVER, ['--database', `sqlite:${path.join(dir, 'nothing-here.db')}`, '--listen', '127.0.0.1:0', '--key-password-env', 'KEY_PW'], SECRETS);
     expect(missing.status).not.toBe(0);
-  }, 120_000);
+  }, 300_000);
 });

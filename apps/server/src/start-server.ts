@@ -90,12 +90,14 @@ export async function startServer(config: ServerConfig, logger: Logger = createL
       ...(negotiate ? { negotiate } : {}),
       ...(config.kerberos ? { kerberosRealm: config.kerberos.realm } : {}),
       directoryFactory: (c) => new LdapDirectory(c),
+      stateDir: config.stateDir,
       peerMembership: (peer, q) => askPeer(peer.url, peer.credentials, q, { timeoutMs: 10_000 }),
       hooks: {
         onRequestLogError: (err, stats) => logger.warn({ err: (err as Error)?.message, ...stats }, 'request log write failed; rows kept for retry'),
         onRequestLogDrop: (count, stats) => logger.error({ count, ...stats }, 'request log queue full: oldest rows dropped'),
         onDirectoryError: (reason) => directoryErrors({ reason }, 'directory call failed'),
         onDirectoryChange: (description) => logger.info({ directory: description }, 'directory connection'),
+        onRequestLogRecovered: (count) => logger.warn({ count }, 'request-log rows of an earlier run that never reached the database were written now'),
         onPeerError: (domain, reason) => directoryErrors({ peer: domain, reason }, 'group expansion peer did not answer'),
       },
     });

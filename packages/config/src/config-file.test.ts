@@ -32,6 +32,7 @@ const SAMPLE: Record<SettingKey, string> = {
   'max-body': '2m',
   'server-name': 'member1',
   'log-level': 'warn',
+  'state-dir': '/var/lib/openrms',
   'metrics-token-env': 'SCRAPE_TOKEN',
   auth: 'basic',
   keytab: '/etc/openrms/rms.keytab',

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import { RmsError } from '@openrms/domain';
 import { type ConfigFile, DATABASE_REQUIRED, type SettingFlags, SettingReader } from './config-file';
@@ -29,6 +29,8 @@ export interface ServerConfig {
   tls?: TlsFiles;
   serverName: string;
   logLevel: string;
+  /** This member's own folder: the request-log spool (rows not yet in the database). */
+  stateDir: string;
   /** Background jobs: on BullMQ workers when jobs.redisUrl is set, else in this process. */
   jobs: JobsConfig;
   /** HTTP authentication schemes offered in the 401 challenge, in order (IIS offers Negotiate first). */
@@ -98,7 +100,10 @@ export function loadServerConfig(flags: ServerFlags, env: Env = process.env, fil
   const serverName = r.parse('server-name', (v) => v) ?? hostname();
   const logLevel = r.parse('log-level', parseLogLevel) ?? 'info';
   const jobs = readJobsConfig(r, env);
+  // systemd's StateDirectory= sets STATE_DIRECTORY; otherwise a per-member folder under the temp directory.
+  const stateDir = r.parse('state-dir', parsePath) ?? env.STATE_DIRECTORY?.split(':')[0] ?? path.join(tmpdir(), `openrms-${serverName.replace(/[^A-Za-z0-9._-]/g, '_')}`);
   return {
+    stateDir,
     databaseUrl,
     listen,
     keyPassword,

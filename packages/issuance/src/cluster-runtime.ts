@@ -1,4 +1,5 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
+import path from 'node:path';
 import {
   BUILTIN_GROUPS,
   type Clock,
@@ -34,6 +35,7 @@ import { LicensingService } from './licensing-service';
 import { readPolicies, type Policies } from './policies';
 import { loadPublishingDomains, type PublishingDomain } from './publishing-domains';
 import { RequestLogWriter, type RequestLogStats } from './request-log-writer';
+import { RequestLogSpool } from './request-log-spool';
 
 export type { AuthenticatedPrincipal } from './authenticated-principal';
 
@@ -62,6 +64,8 @@ export interface ClusterRuntimeOptions {
   negotiate?: NegotiateAcceptor;
   /** Asks a trusted peer cluster IsPrincipalMemberOf (the soap package's client). */
   peerMembership?: PeerMembershipQuery;
+  /** This member's own folder: request-log rows are spooled there until they are in the database. */
+  stateDir?: string;
 }
 
 /** Where the runtime reports what it cannot throw (it runs in the background). */
@@ -74,6 +78,8 @@ export interface RuntimeHooks {
   onDirectoryChange?(description: string): void;
   /** A group expansion peer did not answer. */
   onPeerError?(domain: string, reason: string): void;
+  /** Rows a previous run of this member spooled but never wrote, now written. */
+  onRequestLogRecovered?(count: number): void;
 }
 
 interface LoadedState {
@@ -129,6 +135,7 @@ export class ClusterRuntime {
     serverId: string,
     hooks: RuntimeHooks,
     opts: Pick<ClusterRuntimeOptions, 'directoryFactory' | 'kerberosRealm' | 'authSchemes' | 'negotiate' | 'peerMembership'>,
+    spool?: RequestLogSpool,
   ) {
     this.#key = key;
     this.#state = state;
@@ -148,6 +155,7 @@ export class ClusterRuntime {
     this.requestLog = new RequestLogWriter(store.requestLog, {
       ...(hooks.onRequestLogError ? { onFlushError: hooks.onRequestLogError } : {}),
       ...(hooks.onRequestLogDrop ? { onDrop: hooks.onRequestLogDrop } : {}),
+      ...(spool ? { spool } : {}),
     });
   }
 
@@ -175,13 +183,19 @@ export class ClusterRuntime {
       joinedAt: me?.joinedAt ?? clock.now(),
     });
     await opts.store.servers.heartbeat(serverId, clock.now());
+    const spool = opts.stateDir ? new RequestLogSpool(path.join(opts.stateDir, `request-log-${cluster.id}-${serverId}.ndjson`)) : undefined;
+    if (spool) {
+      // What a previous run of this member recorded but never wrote (it was killed): write it now.
+      const recovered = await recoverRequestLog(opts.store, spool);
+      if (recovered > 0) opts.hooks?.onRequestLogRecovered?.(recovered);
+    }
     const rt = new ClusterRuntime(opts.store, key, state, clock, serverId, opts.hooks ?? {}, {
       ...(opts.directoryFactory ? { directoryFactory: opts.directoryFactory } : {}),
       ...(opts.kerberosRealm ? { kerberosRealm: opts.kerberosRealm } : {}),
       ...(opts.authSchemes ? { authSchemes: opts.authSchemes } : {}),
       ...(opts.negotiate ? { negotiate: opts.negotiate } : {}),
       ...(opts.peerMembership ? { peerMembership: opts.peerMembership } : {}),
-    });
+    }, spool);
     rt.#adminFormSecret = await loadAdminFormSecret(opts.store, key, undefined, clock);
     if (opts.refreshMs !== 0) rt.#startRefresh(opts.refreshMs ?? 5000);
     return rt;
@@ -424,4 +438,16 @@ async function loadState(store: Store, key: ClusterKey, clock: Clock, previous?:
     peers: await openPeers(store, key),
     publishingDomains: await loadPublishingDomains(store, key, previous?.publishingDomains),
   };
+}
+
+/** Writes the rows a spool holds that the database does not have yet (by request id), then empties it. */
+async function recoverRequestLog(store: Store, spool: RequestLogSpool): Promise<number> {
+  const rows = spool.pending();
+  if (rows.length === 0) return 0;
+  const ids = rows.map((r) => r.requestId).filter((id): id is string => typeof id === 'string');
+  const present = await store.requestLog.existingRequestIds(ids);
+  const missing = rows.filter((r) => !r.requestId || !present.has(r.requestId));
+  await store.requestLog.appendMany(missing);
+  spool.settle([]);
+  return missing.length;
 }

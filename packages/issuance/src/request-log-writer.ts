@@ -1,4 +1,5 @@
 import type { RequestLogEvent } from '@openrms/store';
+import type { RequestLogSpool } from './request-log-spool';
 
 export interface RequestLogSink {
   appendMany(rows: RequestLogEvent[]): Promise<number>;
@@ -21,6 +22,8 @@ export interface RequestLogWriterOptions {
   maxQueued?: number;
   onFlushError?(err: unknown, stats: RequestLogStats): void;
   onDrop?(count: number, stats: RequestLogStats): void;
+  /** Each row also goes to this file first, so a crash of the process loses none (see RequestLogSpool). */
+  spool?: RequestLogSpool;
 }
 
 /**
@@ -49,6 +52,12 @@ export class RequestLogWriter {
   }
 
   record(event: RequestLogEvent): void {
+    try {
+      this.opts.spool?.append(event);
+    } catch (err) {
+      // A full disk must not stop the service: the row still goes to the database as before.
+      this.opts.onFlushError?.(err, this.stats());
+    }
     this.#queue.push(event);
     const over = this.#queue.length - this.#maxQueued;
     if (over > 0) {
@@ -87,6 +96,11 @@ export class RequestLogWriter {
       this.#queue.splice(0, batch.length);
       this.#stats.written += batch.length;
     }
+    try {
+      this.opts.spool?.settle(this.#queue);
+    } catch (err) {
+      this.opts.onFlushError?.(err, this.stats());
+    }
   }
 
   /** Stops the timer and writes what is left (one attempt). */
@@ -94,5 +108,6 @@ export class RequestLogWriter {
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = undefined;
     await this.flush();
+    this.opts.spool?.close();
   }
 }

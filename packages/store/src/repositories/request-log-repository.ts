@@ -92,6 +92,16 @@ export class RequestLogRepository {
   }
 
   /** The last n entries, oldest first (like `tail`). */
+  /** Which of these request ids already have a row (recovering a member's spool after a crash). */
+  async existingRequestIds(ids: readonly string[]): Promise<Set<string>> {
+    const found = new Set<string>();
+    for (let i = 0; i < ids.length; i += 500) {
+      const rows: { request_id: string }[] = await this.db('request_log').select('request_id').whereIn('request_id', ids.slice(i, i + 500));
+      for (const r of rows) found.add(r.request_id);
+    }
+    return found;
+  }
+
   async tail(n: number): Promise<RequestLogEntry[]> {
     const limit = Math.max(0, Math.floor(n));
     if (limit === 0) return [];
