@@ -86,7 +86,12 @@ describe('faults behind the shipped HAProxy configuration (private PostgreSQL an
       expect(statuses.length).toBeGreaterThan(5);
       expect(statuses.filter((s) => s !== 200)).toEqual([]);
       expect(seen.every((s) => s.m1 === 'UP' && s.m2 === 'UP')).toBe(true);
-      const ready = (await (await fetch(`http://127.0.0.1:${ports.m1}/readyz`)).json()) as { status: string; degraded?: string[] };
+      // Probes get the last settled answer at once; a fresh one follows within about a second.
+      let ready: { status: string; degraded?: string[] } = { status: '' };
+      for (let i = 0; i < 100 && !ready.degraded; i++) {
+        ready = (await (await fetch(`http://127.0.0.1:${ports.m1}/readyz`)).json()) as { status: string; degraded?: string[] };
+        if (!ready.degraded) await new Promise((r) => setTimeout(r, 200));
+      }
       expect(ready).toMatchObject({ status: 'ready', degraded: ['redis'] });
     } finally {
       await redis.start();

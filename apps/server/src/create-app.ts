@@ -145,18 +145,31 @@ export function createApp(deps: AppDeps): express.Express {
    * degraded, never as not ready (it would empty the pool). One check at a time, its answer reused
    * for a second, so a balancer polling every member often costs one database round trip.
    */
-  let lastReadiness: { at: number; value: Promise<{ ok: boolean; checks: Record<string, string> }> } | undefined;
-  const readiness = () => {
+  type Readiness = { ok: boolean; checks: Record<string, string> };
+  let settled: { at: number; value: Readiness } | undefined;
+  let checking: Promise<Readiness> | undefined;
+  const check = (): Promise<Readiness> => {
+    checking ??= (async () => {
+      const r = await runtime.readiness();
+      if (deps.queues) r.checks.redis = await deps.queues.check();
+      settled = { at: Date.now(), value: r };
+      return r;
+    })().finally(() => {
+      checking = undefined;
+    });
+    return checking;
+  };
+  /*
+   * A probe never waits behind the licence work: it gets the last settled answer at once while a
+   * new check runs (a database ping can queue behind busy connections). Only the first probe waits,
+   * and an answer that could not be renewed for 30 s no longer counts as ready.
+   */
+  const readiness = async (): Promise<Readiness> => {
     const now = Date.now();
-    if (!lastReadiness || now - lastReadiness.at > 1000) {
-      const value = (async () => {
-        const r = await runtime.readiness();
-        if (deps.queues) r.checks.redis = await deps.queues.check();
-        return r;
-      })();
-      lastReadiness = { at: now, value };
-    }
-    return lastReadiness.value;
+    if (!settled) return check();
+    if (now - settled.at > 1000) void check().catch(() => undefined);
+    if (now - settled.at > 30_000) return { ok: false, checks: { ...settled.value.checks, database: 'not answering' } };
+    return settled.value;
   };
 
   app.get('/readyz', async (req, res) => {
