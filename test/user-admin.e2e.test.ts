@@ -277,7 +277,12 @@ describe('user and group administration (rmsctl and the admin pages)', () => {
     expect(await json(['templates', 'list'])).toEqual([]);
     expect(await json(['policy', 'show'])).toMatchObject({ superUsers: { enabled: false }, excludedUsers: [] });
     expect(ok(await run(['policy', 'show'])).stdout).toMatch(/^super users: +disabled/);
-    const log = (await json(['log', 'tail', '-n', '5'])) as { operation: string; at: string }[];
+    // The member writes its request log in the background: wait for rows rather than assume a moment.
+    let log: { operation: string; at: string }[] = [];
+    for (let i = 0; i < 120 && log.length === 0; i++) {
+      log = (await json(['log', 'tail', '-n', '5'])) as { operation: string; at: string }[];
+      if (log.length === 0) await new Promise((r) => setTimeout(r, 250));
+    }
     expect(log.length).toBeGreaterThan(0);
     expect(log[0]).toMatchObject({ operation: expect.any(String), at: expect.stringMatching(/^\d{4}-/), result: expect.any(String) });
     expect(await json(['cluster', 'status'])).toMatchObject({ cluster: { kind: 'root' }, members: expect.arrayContaining([expect.objectContaining({ name: 'root-1' })]) });
