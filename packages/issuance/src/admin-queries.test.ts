@@ -1,8 +1,5 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { BUILTIN_GROUPS, fixedClock, isRmsError } from '@openrms/domain';
-import { openStore, type Store } from '@openrms/store';
+import type { Store } from '@openrms/store';
 import {
   addGroupIn,
   addUserIn,
@@ -14,33 +11,21 @@ import {
 import { changePolicyIn } from './policy-admin';
 import { clusterStatusIn } from './cluster-admin';
 import { readPolicies } from './policies';
-import { provisionRootCluster } from './provision-root';
+import { provisionedSqlite, type ProvisionedSqlite } from './testing/provisioned-sqlite';
 
 const T0 = new Date('2026-03-01T10:00:00.000Z');
 const clock = fixedClock(T0);
-let dir: string;
+let db: ProvisionedSqlite;
 let store: Store;
 
 const code = (p: Promise<unknown>) => p.then(() => 'resolved', (e: unknown) => (isRmsError(e) ? e.code : String(e)));
 
 beforeAll(async () => {
-  dir = mkdtempSync(path.join(tmpdir(), 'openrms-admin-queries-'));
-  const url = `sqlite:${path.join(dir, 'rms.db')}`;
-  await provisionRootCluster({
-    databaseUrl: url,
-    clusterUrl: 'https://root.example.test',
-    serviceAccount: 'rms-svc',
-    admin: { name: 'admin', password: 'admin-password-1' },
-    keyPassword: 'cluster-key-password',
-    revocation: { kind: 'standard' },
-    serverName: 'root-1',
-    clock,
-  });
-  store = await openStore(url);
+  db = await provisionedSqlite('admin-queries', clock);
+  store = db.store;
 });
 afterAll(async () => {
-  await store?.close();
-  rmSync(dir, { recursive: true, force: true });
+  await db?.dispose();
 });
 
 describe('admin queries on an open store', () => {

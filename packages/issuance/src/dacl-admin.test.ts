@@ -1,19 +1,16 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { BUILTIN_GROUPS, type DirectoryGroup, type DirectoryProvider, type DirectoryUser, fixedClock, isRmsError, type UserQuery } from '@openrms/domain';
-import { openStore, type Store } from '@openrms/store';
+import type { Store } from '@openrms/store';
 import { changeDacl, effectiveAccess } from './dacl-admin';
 import { setDirectoryIn, unsetDirectoryIn } from './directory-settings';
 import { Identities } from './identities';
 import { LocalDirectory } from './local-directory';
 import { changePolicyIn } from './policy-admin';
-import { provisionRootCluster } from './provision-root';
+import { provisionedSqlite, type ProvisionedSqlite } from './testing/provisioned-sqlite';
 
 const T0 = new Date('2026-03-01T10:00:00.000Z');
 const clock = fixedClock(T0);
 const LICENSE = '/_wmcs/licensing/license.asmx';
-let dir: string;
+let db: ProvisionedSqlite;
 let store: Store;
 
 const code = (p: Promise<unknown>) => p.then(() => 'resolved', (e: unknown) => (isRmsError(e) ? e.code : String(e)));
@@ -63,23 +60,11 @@ const useDirectory = () =>
   setDirectoryIn(store, 'admin', { kind: 'ldap', url: 'ldap://directory.invalid', bindDn: 'cn=svc,dc=corp', bindPassword: 'bind-secret', baseDn: 'dc=corp' }, clock);
 
 beforeAll(async () => {
-  dir = mkdtempSync(path.join(tmpdir(), 'openrms-dacl-admin-'));
-  const url = `sqlite:${path.join(dir, 'rms.db')}`;
-  await provisionRootCluster({
-    databaseUrl: url,
-    clusterUrl: 'https://root.example.test',
-    serviceAccount: 'rms-svc',
-    admin: { name: 'admin', password: 'admin-password-1' },
-    keyPassword: 'cluster-key-password',
-    revocation: { kind: 'standard' },
-    serverName: 'root-1',
-    clock,
-  });
-  store = await openStore(url);
+  db = await provisionedSqlite('dacl-admin', clock);
+  store = db.store;
 });
 afterAll(async () => {
-  await store?.close();
-  rmSync(dir, { recursive: true, force: true });
+  await db?.dispose();
 });
 
 describe('DACL entries naming directory groups', () => {

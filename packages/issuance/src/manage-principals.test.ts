@@ -1,8 +1,5 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { BUILTIN_GROUPS, fixedClock, isRmsError } from '@openrms/domain';
-import { openStore, type Store } from '@openrms/store';
+import type { Store } from '@openrms/store';
 import { addGroupIn, addUserIn, changeMembershipIn } from './admin-queries';
 import { changeDacl } from './dacl-admin';
 import {
@@ -17,36 +14,24 @@ import {
   showGroupIn,
 } from './manage-principals';
 import { verifyPassword } from './passwords';
-import { provisionRootCluster } from './provision-root';
+import { provisionedSqlite, type ProvisionedSqlite } from './testing/provisioned-sqlite';
 
 const clock = fixedClock(new Date('2026-03-01T10:00:00.000Z'));
-let dir: string;
+let db: ProvisionedSqlite;
 let store: Store;
 
 const failure = (p: Promise<unknown>) => p.then(() => 'resolved', (e: unknown) => (isRmsError(e) ? `${e.code}: ${e.message}` : String(e)));
 
 beforeAll(async () => {
-  dir = mkdtempSync(path.join(tmpdir(), 'openrms-manage-principals-'));
-  const url = `sqlite:${path.join(dir, 'rms.db')}`;
-  await provisionRootCluster({
-    databaseUrl: url,
-    clusterUrl: 'https://root.example.test',
-    serviceAccount: 'rms-svc',
-    admin: { name: 'admin', password: 'admin-password-1' },
-    keyPassword: 'cluster-key-password',
-    revocation: { kind: 'standard' },
-    serverName: 'root-1',
-    clock,
-  });
-  store = await openStore(url);
+  db = await provisionedSqlite('manage-principals', clock);
+  store = db.store;
   await addGroupIn(store, 'admin', { name: 'Staff' }, clock);
   await addGroupIn(store, 'admin', { name: 'Editors' }, clock);
   await changeMembershipIn(store, 'admin', { action: 'add', group: 'Staff', member: 'Editors' }, clock);
   for (const n of ['carol', 'dave']) await addUserIn(store, 'admin', { name: n, email: `${n}@example.test`, password: `${n}-password-1`, groups: ['Editors'] }, clock);
 });
 afterAll(async () => {
-  await store?.close();
-  rmSync(dir, { recursive: true, force: true });
+  await db?.dispose();
 });
 
 describe('user and group administration on an open store', () => {
