@@ -41,8 +41,8 @@ function writeLocations(locations: ServiceLocationAnswer[]): XmlWriter {
   const w = new XmlWriter();
   for (const l of locations) {
     w.element('ServiceLocationResponse', (x) => {
-      if (l.url === null) x.nil('URL');
-      else x.leaf('URL', l.url);
+      // URL is minOccurs=0 but not nillable: a service this cluster does not run has no URL element.
+      if (l.url !== null) x.leaf('URL', l.url);
       x.leaf('Type', l.type);
     });
   }
