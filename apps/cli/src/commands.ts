@@ -10,6 +10,7 @@ import { configCommands } from './config-commands';
 import { daclCommands } from './dacl-commands';
 import { directoryCommands } from './directory-commands';
 import { groupCommands } from './group-commands';
+import { keyPasswordCommands } from './key-password-commands';
 import { migrateCommands } from './migrate-commands';
 import { queueCommands } from './queue-commands';
 import { printJson } from './print-table';
@@ -163,6 +164,7 @@ export const commands: Command[] = [
   ...directoryCommands,
   ...clusterCommands,
   ...backupCommands,
+  ...keyPasswordCommands,
   ...queueCommands,
   ...workerCommands,
   ...migrateCommands,

@@ -12,6 +12,8 @@ export interface InProcessJobsOptions {
   serverName: string;
   /** Called after this member renewed the SLC, so it serves the new chain at once. */
   onRenewed?: () => Promise<void>;
+  /** Renewal with the key the member holds (ClusterRuntime.renewSlcIfDue); default: unwrap with keyPassword. */
+  renew?: (o: { renewalWindowDays: number; root: Parameters<typeof renewSlcIfDue>[1]['root']; actor: string }) => ReturnType<typeof renewSlcIfDue>;
 }
 
 export interface InProcessJobs {
@@ -63,7 +65,8 @@ export function startInProcessJobs(opts: InProcessJobsOptions): InProcessJobs {
   };
 
   loop('slc-renewal', jobs.renewalEveryMs, async () => {
-    const r = await renewSlcIfDue(store, { keyPassword: opts.keyPassword, renewalWindowDays: jobs.renewalWindowDays, root: connectRoot, actor: `server ${opts.serverName}` });
+    const how = { renewalWindowDays: jobs.renewalWindowDays, root: connectRoot, actor: `server ${opts.serverName}` };
+    const r = opts.renew ? await opts.renew(how) : await renewSlcIfDue(store, { keyPassword: opts.keyPassword, ...how });
     if (r.renewed) {
       logger.info({ job: 'slc-renewal', jobs: 'in-process', validUntil: r.validUntil.toISOString(), previousValidUntil: r.previousValidUntil.toISOString() }, 'SLC renewed');
       await opts.onRenewed?.();

@@ -146,7 +146,7 @@ export async function startServer(config: ServerConfig, logger: Logger = createL
   logger.info({ url, cluster: runtime.cluster.id, kind: runtime.cluster.kind, server: runtime.serverId, auth: config.authSchemes, ...(config.kerberos ? { spn: config.kerberos.spn } : {}) }, 'OpenRMS server listening');
   let inProcessJobs: InProcessJobs | undefined;
   if (jobsMode === 'in-process') {
-    inProcessJobs = startInProcessJobs({ store, keyPassword: config.keyPassword, jobs: config.jobs, logger, serverName: config.serverName, onRenewed: () => runtime.refresh() });
+    inProcessJobs = startInProcessJobs({ store, keyPassword: config.keyPassword, jobs: config.jobs, logger, serverName: config.serverName, onRenewed: () => runtime.refresh(), renew: (o) => runtime.renewSlcIfDue(o) });
     logger.info({ jobs: 'in-process', renewalEveryMs: config.jobs.renewalEveryMs, expiryEveryMs: config.jobs.expiryEveryMs }, 'no Redis configured: this server runs the SLC renewal and expiry sweep itself');
   } else {
     logger.info({ jobs: 'redis' }, 'Redis configured: `rmsctl worker` processes run the SLC renewal and expiry sweep');

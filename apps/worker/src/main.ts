@@ -72,8 +72,9 @@ async function main(): Promise<void> {
 async function run(config: WorkerConfig, store: Store, logger: Logger, prefix: string): Promise<void> {
   const jobs = config.jobs;
   const cluster = await store.clusters.get();
-  // A wrong password fails here, at start-up, rather than in every job.
-  await checkClusterKeyPassword(store, config.keyPassword);
+  // A wrong password fails here, at start-up, rather than in every job. The key is kept, so the
+  // jobs keep running after `rmsctl key change-password` (only a restart needs the new password).
+  const clusterKey = await checkClusterKeyPassword(store, config.keyPassword);
   const connection = await connectWorkerRedis(config.redisUrl);
 
   const connectRoot = ({ url, credentials }: { url: string; credentials: { name: string; password: string } }) =>
@@ -95,9 +96,21 @@ async function run(config: WorkerConfig, store: Store, logger: Logger, prefix: s
           logger.warn({ jobId: job.id, ms: jobs.testJobDelayMs }, 'test hook: delaying the renewal job');
           await new Promise((r) => setTimeout(r, jobs.testJobDelayMs));
         }
-        const r = await renewSlcIfDue(store, { keyPassword: config.keyPassword, renewalWindowDays: jobs.renewalWindowDays, root: connectRoot, actor: `worker ${config.workerName}` });
-        const out = { renewed: r.renewed, reason: r.reason, validUntil: r.validUntil.toISOString(), previousValidUntil: r.previousValidUntil.toISOString() };
-        logger[r.renewed ? 'info' : 'debug']({ jobId: job.id, ...out }, r.renewed ? 'SLC renewed' : 'SLC renewal not needed');
+        const r = await renewSlcIfDue(store, { keyPassword: config.keyPassword, key: clusterKey, renewalWindowDays: jobs.renewalWindowDays, root: connectRoot, actor: `worker ${config.workerName}` });
+        const out = {
+          renewed: r.renewed,
+          reason: r.reason,
+          validUntil: r.validUntil.toISOString(),
+          previousValidUntil: r.previousValidUntil.toISOString(),
+          ...(r.detail ? { detail: r.detail } : {}),
+          ...(r.rootValidUntil ? { rootValidUntil: r.rootValidUntil.toISOString() } : {}),
+        };
+        if (r.reason === 'waiting-for-root') {
+          // Not a failure: the next scheduled run checks again. Said once per wait, not every run.
+          logger[r.firstNotice ? 'warn' : 'debug']({ jobId: job.id, ...out }, 'SLC renewal waiting for the root to renew its own SLC');
+        } else {
+          logger[r.renewed ? 'info' : 'debug']({ jobId: job.id, ...out }, r.renewed ? 'SLC renewed' : 'SLC renewal not needed');
+        }
         return out;
       },
       async expiry(job) {

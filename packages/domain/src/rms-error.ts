@@ -36,6 +36,9 @@ export const RMS_ERROR_CODES = [
   'InvalidOfficialRightsTemplate',
   'CryptoUnsupportedSymKey',
   'EnablingBitsHashDoesNotMatch',
+  // protocol: ISV extension (MS-RMSI)
+  /** AcquirePreLicense: a recipient who cannot be identified or has no RAC key (per user). */
+  'AcquirePreLicenseInvalidLicensee',
   // transport-level (mapped to HTTP statuses or SOAP client faults)
   'MalformedRequest',
   'RequestTooLarge',

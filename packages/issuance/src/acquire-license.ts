@@ -34,7 +34,21 @@ export async function acquireLicense(ctx: IssuingContext, caller: Caller, items:
 async function acquireOneLicense(ctx: IssuingContext, caller: Caller, item: LicenseRequest): Promise<{ chain: string[] }> {
   const s = ctx.state();
   const rac = verifyRac(ctx, item.licenseeCerts, s);
-  const pl = verifyPublishingLicense(item.issuanceLicense, s);
+  const pl = await openPublishingLicense(ctx, item.issuanceLicense, s);
+  // This cluster answers for the people whose RACs it signed itself (a root) or whose directory it reads.
+  const authoritative = publicKeysEqual(rac.issuerKey, s.slc.principal.publicKey);
+  return issueUseLicenseTo(ctx, caller, s, pl, { email: rac.info.identity.email, principalXml: rac.info.principalXml, publicKey: rac.info.publicKey, authoritative });
+}
+
+/** A PL chain verified, within its validity, with its policy opened (the template's, for our templates). */
+export interface OpenedPublishingLicense {
+  pl: ReturnType<typeof verifyPublishingLicense>;
+  contentKey: ContentKey;
+  policy: RightsPolicy;
+}
+
+export async function openPublishingLicense(ctx: IssuingContext, chain: string[], s: IssuingState): Promise<OpenedPublishingLicense> {
+  const pl = verifyPublishingLicense(chain, s);
   const now = ctx.clock.now();
   if (pl.validity && (now < pl.validity.from || now >= pl.validity.until)) {
     fail('IssuanceLicenseIsNotWithinValidTimeRange', 'the issuance licence is outside its validity period');
@@ -44,19 +58,38 @@ async function acquireOneLicense(ctx: IssuingContext, caller: Caller, item: Lice
   const opened = await openPolicy(ctx, pl.enablingBits, pl.encryptedRightsData, opener.key);
   // Templates are this cluster's; a domain's PL carries its own policy.
   const policy = opener.own ? await effectivePolicy(ctx, opened, s) : opened;
-  // This cluster answers for the people whose RACs it signed itself (a root) or whose directory it reads.
-  const authoritative = publicKeysEqual(rac.issuerKey, s.slc.principal.publicKey);
-  const subject = await subjectFor(ctx, rac.info.identity.email, s.policies, { authoritative });
+  return { pl, contentKey: opened.contentKey, policy };
+}
+
+/** Who a UL is for: the RAC's principal (copied verbatim into the UL) and its key. */
+export interface UseLicensee {
+  email: string;
+  principalXml: string;
+  publicKey: KeyObject;
+  /** This cluster is the authority for the address (see subjectFor). */
+  authoritative: boolean;
+}
+
+/** Evaluates the rights of one person in an opened PL and signs and records their UL. */
+export async function issueUseLicenseTo(
+  ctx: IssuingContext,
+  caller: Caller,
+  s: IssuingState,
+  { pl, contentKey, policy }: OpenedPublishingLicense,
+  licensee: UseLicensee,
+): Promise<{ chain: string[] }> {
+  const now = ctx.clock.now();
+  const subject = await subjectFor(ctx, licensee.email, s.policies, { authoritative: licensee.authoritative });
   let decision = evaluateRights(policy, subject, now);
   if (decision.rights.length === 0) {
     // Grants to groups another organisation's directory holds: ask the trusted peer for that domain.
     const grantEmails = policy.grants.flatMap((g) => (g.grantee.kind === 'email' ? [g.grantee.email] : []));
-    const theirs = await peerGroupsOf(ctx, rac.info.identity.email, grantEmails);
+    const theirs = await peerGroupsOf(ctx, licensee.email, grantEmails);
     if (theirs.length) decision = evaluateRights(policy, { ...subject, groupEmails: [...subject.groupEmails, ...theirs] }, now);
   }
-  if (decision.rights.length === 0) fail('NoRightsForRequestedPrincipal', `${rac.info.identity.email} has no rights in this issuance licence`);
+  if (decision.rights.length === 0) fail('NoRightsForRequestedPrincipal', `${licensee.email} has no rights in this issuance licence`);
 
-  const racKey = rac.info.publicKey;
+  const racKey = licensee.publicKey;
   let validUntil = addYears(now, s.validity.useLicenseYears);
   if (policy.validity && policy.validity.until < validUntil) validUntil = policy.validity.until;
   const descriptorGuid = newBracedGuid();
@@ -66,12 +99,12 @@ async function acquireOneLicense(ctx: IssuingContext, caller: Caller, item: Lice
     validFrom: now,
     validUntil,
     issuer: issuerFromCertificate(s.slc),
-    licenseePrincipalXml: rac.info.principalXml,
+    licenseePrincipalXml: licensee.principalXml,
     contentId: pl.contentId,
     owner: pl.owner,
     rights: decision.rights.map((r) => ({
       right: r.right,
-      enablingBits: opened.contentKey.sealTo(racKey),
+      enablingBits: contentKey.sealTo(racKey),
       ...(r.range ? { range: r.range } : {}),
       ...(r.intervalDays !== undefined ? { intervalDays: r.intervalDays } : {}),
     })),
@@ -80,7 +113,7 @@ async function acquireOneLicense(ctx: IssuingContext, caller: Caller, item: Lice
   });
   stillWanted(caller);
   const ul = signXrml(unsigned, ctx.key);
-  await recordIssued(ctx, 'UL', rac.info.identity.email, descriptorGuid, ul, now, validUntil);
+  await recordIssued(ctx, 'UL', licensee.email, descriptorGuid, ul, now, validUntil);
   return { chain: [ul, ...s.chain] };
 }
 

@@ -36,6 +36,7 @@ import { readPolicies, type Policies } from './policies';
 import { loadPublishingDomains, type PublishingDomain } from './publishing-domains';
 import { RequestLogWriter, type RequestLogStats } from './request-log-writer';
 import { RequestLogSpool } from './request-log-spool';
+import { renewSlcIfDue, type RenewSlcOptions } from './slc-renewal';
 
 export type { AuthenticatedPrincipal } from './authenticated-principal';
 
@@ -315,6 +316,14 @@ export class ClusterRuntime {
    */
   authenticate(name: string, password: string): Promise<AuthenticatedPrincipal | undefined> {
     return this.#identities.signOnWithPassword(name, password);
+  }
+
+  /**
+   * SLC renewal with the key this member already holds: it keeps working after
+   * `rmsctl key change-password`, which a password read at start-up would not.
+   */
+  renewSlcIfDue(opts: Omit<RenewSlcOptions, 'key' | 'keyPassword'>): ReturnType<typeof renewSlcIfDue> {
+    return renewSlcIfDue(this.store, { ...opts, key: this.#key, clock: this.clock });
   }
 
   /** Whatever the Authorization header proves (Basic or Negotiate, as configured). */

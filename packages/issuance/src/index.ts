@@ -15,6 +15,7 @@ export * from './provision-licensing';
 export { SERVER_SKU, SERVER_VERSION } from './provision-cluster';
 export * from './cluster-admin';
 export * from './slc-renewal';
+export { changeClusterKeyPassword, type ChangeKeyPasswordInput, type ChangeKeyPasswordResult } from './change-key-password';
 export * from './expiry-sweep';
 export { updateRootCredentials, type RootCredentials } from './root-credentials';
 export * from './admin-queries';

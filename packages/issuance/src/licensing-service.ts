@@ -3,6 +3,7 @@ import type { ClusterKey } from '@openrms/keys';
 import type { Store } from '@openrms/store';
 import { acquireIssuanceLicense } from './acquire-issuance-license';
 import { acquireLicense, type LicenseRequest } from './acquire-license';
+import { acquirePreLicense, type PreLicenseRequest, type PreLicenseResult } from './acquire-pre-license';
 import { certify } from './certify';
 import { getClientLicensorCert } from './get-client-licensor-cert';
 import type { Caller, IssuingContext } from './issuing-context';
@@ -59,6 +60,11 @@ export class LicensingService {
 
   acquireLicense(caller: Caller, items: LicenseRequest[]): Promise<({ chain: string[] } | { error: unknown })[]> {
     return acquireLicense(this.#ctx, caller, items);
+  }
+
+  /** [MS-RMSI] use licences for named people, bound to their RAC keys, before they ask. */
+  acquirePreLicense(caller: Caller, items: PreLicenseRequest[]): Promise<PreLicenseResult[]> {
+    return acquirePreLicense(this.#ctx, caller, items);
   }
 
   templateInformation(caller: Caller): Promise<{ serverPublicKey: string; templates: { guid: string; hash: string }[] }> {

@@ -12,6 +12,7 @@ export class RequestLogSpool {
   #fd: number;
   /** Rows in the file: when all of them are in the database the file is emptied. */
   #rows = 0;
+  #closed = false;
 
   constructor(readonly file: string) {
     mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
@@ -49,6 +50,7 @@ export class RequestLogSpool {
   }
 
   append(event: RequestLogEvent): void {
+    if (this.#closed) return;
     writeSync(this.#fd, `${JSON.stringify(event)}\n`);
     this.#rows += 1;
   }
@@ -58,6 +60,7 @@ export class RequestLogSpool {
    * exactly those rows, or emptied when there are none. Called after a successful flush.
    */
   settle(remaining: readonly RequestLogEvent[]): void {
+    if (this.#closed) return;
     if (remaining.length === 0) {
       ftruncateSync(this.#fd, 0);
       this.#rows = 0;
@@ -78,7 +81,10 @@ export class RequestLogSpool {
     this.#rows = remaining.length;
   }
 
+  /** Idempotent: a runtime closed twice must not fail the second time. */
   close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
     closeSync(this.#fd);
   }
 }

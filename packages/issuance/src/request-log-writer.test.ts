@@ -61,3 +61,28 @@ describe('RequestLogWriter against a real SQLite file', () => {
     await w.close();
   });
 });
+
+describe('RequestLogWriter with a spool file', () => {
+  it('keeps rows in the spool until they are written, empties it after, and closes twice without failing', async () => {
+    const { mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const path = await import('node:path');
+    const { RequestLogSpool } = await import('./request-log-spool');
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'openrms-spool-')), 'spool.ndjson');
+    const spool = new RequestLogSpool(file);
+    let fail = true;
+    const written: unknown[] = [];
+    const writer = new RequestLogWriter({ appendMany: async (rows) => { if (fail) throw new Error('database down'); written.push(...rows); return rows.length; } }, { spool, flushMs: 60_000 });
+    const row = (i: number) => ({ at: new Date(), operation: 'Op', endpoint: '/x', principal: null, result: 'ok', durationMs: i, serverId: 's', requestId: `r${i}` });
+    writer.record(row(1));
+    writer.record(row(2));
+    await writer.flush();
+    expect(RequestLogSpool.read(file).map((r) => r.requestId)).toEqual(['r1', 'r2']);
+    fail = false;
+    await writer.flush();
+    expect(written).toHaveLength(2);
+    expect(RequestLogSpool.read(file)).toEqual([]);
+    await writer.close();
+    await writer.close();
+  });
+});

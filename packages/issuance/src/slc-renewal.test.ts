@@ -217,17 +217,40 @@ describe('renewSlcIfDue on a licensing-only cluster', () => {
     expect(JSON.stringify(stored)).not.toContain('enroller-password-1');
   });
 
-  it('waits for the root while the root’s SLC ends no later than its own (retryable, nothing written, no SubEnroll)', async () => {
+  it('waits for the root while the root’s SLC ends no later than its own: a result, not a failure; no SubEnroll, nothing renewed, audited once', async () => {
     // Its SLC was capped at the root's end (T0 + 1 year); 25 days are left on both.
     licClock.set(day(340));
     rootClock.set(day(340));
     await rootRt.refresh();
+    const cluster = await licStore.clusters.get();
+    const active = await licStore.slcChains.getActive(cluster.id);
     const before = await counts(licStore);
-    const e = await expectCode(renewSlcIfDue(licStore, { keyPassword: KEY_PASSWORD, clock: licClock, root: rootPort }), 'Unavailable');
-    expect(e.message).toMatch(/root must renew its SLC first/);
-    expect(isUnrecoverableJobError(e)).toBe(false);
+    const waits = async () => (await licStore.audit.list({ limit: 100 })).filter((a) => a.action === 'slc.renew.waiting');
+    const r = await renewSlcIfDue(licStore, { keyPassword: KEY_PASSWORD, clock: licClock, root: rootPort });
+    expect(r).toMatchObject({ renewed: false, reason: 'waiting-for-root', firstNotice: true });
+    expect(r.detail).toMatch(/root's SLC ends .* no later than ours/);
+    expect(r.validUntil.toISOString()).toBe('2027-03-01T10:20:00.000Z');
+    expect(r.rootValidUntil!.toISOString()).toBe(r.validUntil.toISOString());
     expect(calls.subEnroll).toBe(0);
     expect(await counts(licStore)).toEqual(before);
+    expect((await licStore.slcChains.getActive(cluster.id)).id).toBe(active.id);
+    expect(await waits()).toHaveLength(1);
+    expect((await waits())[0]!.after).toEqual({ validUntil: r.validUntil.toISOString(), rootValidUntil: r.rootValidUntil!.toISOString() });
+
+    // The next tick finds the same wait: reported again, audited no more.
+    licClock.set(day(341));
+    const again = await renewSlcIfDue(licStore, { keyPassword: KEY_PASSWORD, clock: licClock, root: rootPort });
+    expect(again).toMatchObject({ renewed: false, reason: 'waiting-for-root', firstNotice: false });
+    expect(calls.subEnroll).toBe(0);
+    expect(await waits()).toHaveLength(1);
+    licClock.set(day(340));
+  });
+
+  it('waits (rather than fails) when the root’s SLC has already expired with its own', async () => {
+    const late = fixedClock(day(366));
+    const r = await renewSlcIfDue(licStore, { keyPassword: KEY_PASSWORD, clock: late, root: rootPort });
+    expect(r).toMatchObject({ renewed: false, reason: 'waiting-for-root' });
+    expect(calls.subEnroll).toBe(0);
   });
 
   it('after the root renewed, sub-enrolls again with its own key and GUID through the stored credentials', async () => {
@@ -257,6 +280,10 @@ describe('renewSlcIfDue on a licensing-only cluster', () => {
     expect(leaf!.principal.id).toBe(oldLeaf.principal.id);
     expect(publicKeysEqual(leaf!.principal.publicKey, oldLeaf.principal.publicKey)).toBe(true);
     expect(leaf!.validUntil!.getTime()).toBeGreaterThan(day(700).getTime());
+    // The longest the root allows: one year from now, within the root's renewed SLC.
+    expect(leaf!.validUntil!.getTime()).toBeGreaterThan(oldLeaf.validUntil!.getTime());
+    expect(r.validUntil.getTime()).toBeGreaterThan(r.previousValidUntil.getTime());
+    expect(leaf!.validUntil!.toISOString()).toBe(new Date(day(340).getTime() + 365 * DAY_MS).toISOString().replace(/:\d\d\.\d{3}Z$/, ':00.000Z'));
     expect(await counts(licStore)).toEqual({ chains: before.chains + 1, issuedSlc: before.issuedSlc + 1, renewAudits: before.renewAudits + 1 });
     // The root recorded the sub-enrollment too.
     expect(await rootStore.issued.count({ kind: 'SubSLC' })).toBe(2);
@@ -280,6 +307,15 @@ describe('renewSlcIfDue on a licensing-only cluster', () => {
     };
     const denied = await expectCode(renewSlcIfDue(licStore, { keyPassword: KEY_PASSWORD, clock: licClock, root: refusing }), 'AccessDenied');
     expect(isUnrecoverableJobError(denied)).toBe(true);
+    // A fault no retry changes (the URL names a licensing cluster, say), as the SOAP client reports it.
+    const notRoot: RootClusterPort = {
+      getLicensorCertificate: rootPort.getLicensorCertificate,
+      subEnroll: async () => {
+        throw new RmsError('Unavailable', 'https://root.example.test/_wmcs/certification/SubEnrollService.asmx refused: System.InvalidOperationException: only the root certification cluster signs licensing-only clusters');
+      },
+    };
+    const refused = await expectCode(renewSlcIfDue(licStore, { keyPassword: KEY_PASSWORD, clock: licClock, root: notRoot }), 'InvalidOperation');
+    expect(isUnrecoverableJobError(refused)).toBe(true);
 
     // A chain the trusted root key does not verify (signed by a stranger with our key as subject).
     const stranger = generateKeyPairSync('rsa', { modulusLength: 2048 });

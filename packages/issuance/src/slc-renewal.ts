@@ -16,7 +16,13 @@ export const DEFAULT_RENEWAL_WINDOW_DAYS = 30;
 export type RootConnector = (target: { url: string; credentials: RootCredentials }) => RootClusterPort;
 
 export interface RenewSlcOptions {
-  keyPassword: string;
+  keyPassword?: string;
+  /**
+   * The cluster key already unwrapped (a worker keeps what checkClusterKeyPassword returned), so a
+   * running worker keeps renewing after `rmsctl key change-password`. Used while it is still the
+   * active cluster key; otherwise keyPassword unwraps the stored one.
+   */
+  key?: ClusterKey;
   clock?: Clock;
   renewalWindowDays?: number;
   /**
@@ -34,7 +40,12 @@ export type RenewalOutcome =
   /** The active SLC ends later than the window: nothing to do. */
   | 'not-due'
   /** Another worker or member swapped the chain while this one was signing: its chain stands. */
-  | 'renewed-elsewhere';
+  | 'renewed-elsewhere'
+  /**
+   * A licensing-only cluster whose root's SLC ends no later than its own: SubEnroll cannot give a
+   * longer SLC until the root renews, so nothing was asked; the next scheduled run checks again.
+   */
+  | 'waiting-for-root';
 
 export interface RenewSlcResult {
   renewed: boolean;
@@ -43,13 +54,30 @@ export interface RenewSlcResult {
   validUntil: Date;
   /** End of the SLC that was active before (equals validUntil unless renewed). */
   previousValidUntil: Date;
+  /** Why nothing was renewed, for an operator (set when reason is 'waiting-for-root'). */
+  detail?: string;
+  /** When waiting for the root: the end of the root's SLC as the root serves it. */
+  rootValidUntil?: Date;
+  /**
+   * When waiting for the root: true for the first run that found this state (it wrote the
+   * `slc.renew.waiting` audit entry; callers log it once, not on every run).
+   */
+  firstNotice?: boolean;
 }
 
 /**
- * Failures that retrying cannot fix: the root refuses us (DACL, credentials), a chain that does not
- * verify or does not certify our key, nothing to renew with, a wrong key password. A worker fails
- * these at once instead of retrying; everything else (root unreachable, database hiccup, the
- * root's own SLC ending first) is worth retrying with backoff.
+ * `{ validUntil, rootValidUntil }` of the last 'waiting-for-root' audit entry, so the same wait is
+ * audited once however often the job runs (like SETTINGS.slcWarned for expiry warnings).
+ */
+export const SLC_WAITING_FOR_ROOT_SETTING = 'slc.waitingForRoot';
+
+/**
+ * Failures that retrying cannot fix: the root refuses us (DACL, credentials) or rejects the request
+ * itself (not a root, our key or arguments refused, decommissioned), a chain that does not verify
+ * or does not certify our key, nothing to renew with, a wrong key password, a bad setting. A worker
+ * fails these at once instead of retrying; everything else (root unreachable, database hiccup) is
+ * worth retrying with backoff. The root's own SLC ending first is no failure at all
+ * ('waiting-for-root').
  */
 export const UNRECOVERABLE_JOB_ERRORS: ReadonlySet<RmsErrorCode> = new Set<RmsErrorCode>([
   'AccessDenied',
@@ -57,7 +85,32 @@ export const UNRECOVERABLE_JOB_ERRORS: ReadonlySet<RmsErrorCode> = new Set<RmsEr
   'ChainInvalid',
   'NotProvisioned',
   'KeyPasswordInvalid',
+  'InvalidInput',
+  'InvalidOperation',
+  'Argument',
+  'ArgumentNull',
+  'UnsupportedCryptographicSet',
+  'ClusterDecommissioned',
 ]);
+
+/**
+ * The SOAP client reports a root's fault as 'Unavailable' with the faultstring (only
+ * UnauthorizedAccess becomes AccessDenied); these exception names say the request itself is
+ * refused, which no retry changes.
+ */
+const ROOT_REFUSALS: readonly [RegExp, RmsErrorCode][] = [
+  [/refused: System\.ArgumentNullException/, 'ArgumentNull'],
+  [/refused: System\.ArgumentException/, 'Argument'],
+  [/refused: System\.InvalidOperationException/, 'InvalidOperation'],
+  [/refused: \S*UnsupportedCryptographicSetException/, 'UnsupportedCryptographicSet'],
+  [/refused: \S*ClusterDecommissionedException/, 'ClusterDecommissioned'],
+];
+
+function classifyRootFailure(e: unknown): unknown {
+  if (!isRmsError(e, 'Unavailable')) return e;
+  const hit = ROOT_REFUSALS.find(([re]) => re.test(e.message));
+  return hit ? new RmsError(hit[1], e.message, { cause: e }) : e;
+}
 
 export function isUnrecoverableJobError(e: unknown): boolean {
   return isRmsError(e) && UNRECOVERABLE_JOB_ERRORS.has(e.code);
@@ -67,10 +120,13 @@ function untilOf(info: CertificateInfo, fallback: Date): Date {
   return info.validUntil ?? fallback;
 }
 
-/** Checks the key password against the stored cluster key (a worker checks once at start-up). */
-export async function checkClusterKeyPassword(store: Store, keyPassword: string): Promise<void> {
+/**
+ * Checks the key password against the stored cluster key (a worker checks once at start-up) and
+ * returns the key, to pass to renewSlcIfDue as `key`.
+ */
+export async function checkClusterKeyPassword(store: Store, keyPassword: string): Promise<ClusterKey> {
   const cluster = await store.clusters.get();
-  ClusterKey.unwrap((await store.keys.getActive(cluster.id, 'cluster')).wrappedPrivateKey, keyPassword);
+  return ClusterKey.unwrap((await store.keys.getActive(cluster.id, 'cluster')).wrappedPrivateKey, keyPassword);
 }
 
 /**
@@ -95,7 +151,7 @@ export async function renewSlcIfDue(store: Store, opts: RenewSlcOptions): Promis
   }
 
   const keyRow = await store.keys.getActive(cluster.id, 'cluster');
-  const key = ClusterKey.unwrap(keyRow.wrappedPrivateKey, opts.keyPassword);
+  const key = opts.key && publicKeysEqual(opts.key.publicKey, createPublicKey(keyRow.publicKeyPem)) ? opts.key : ClusterKey.unwrap(keyRow.wrappedPrivateKey, opts.keyPassword);
   if (!publicKeysEqual(leaf.principal.publicKey, key.publicKey)) {
     throw new RmsError('ChainInvalid', 'the active SLC does not certify the cluster key; renewal would not fix that');
   }
@@ -103,7 +159,9 @@ export async function renewSlcIfDue(store: Store, opts: RenewSlcOptions): Promis
   if (typeof rootPem !== 'string') throw new RmsError('NotProvisioned', 'the cluster has no trusted root key recorded');
   const trustedRootKeys = [createPublicKey(rootPem)];
 
-  const chain = cluster.kind === 'root' ? await resignRootSlc(store, key, leaf, cluster.url, now) : await subEnrollAgain(store, key, leaf, currentUntil, trustedRootKeys, opts, now);
+  const answer = cluster.kind === 'root' ? { chain: await resignRootSlc(store, key, leaf, cluster.url, now) } : await subEnrollAgain(store, key, leaf, currentUntil, trustedRootKeys, opts, now);
+  if ('rootUntil' in answer) return waitForRoot(store, cluster.id, currentUntil, answer.rootUntil, opts.actor ?? 'system', now);
+  const { chain } = answer;
 
   const [newLeaf] = verifyChain(chain, { trustedRootKeys, now });
   const validFrom = newLeaf!.validFrom ?? now;
@@ -147,35 +205,84 @@ async function resignRootSlc(store: Store, key: ClusterKey, leaf: CertificateInf
   ];
 }
 
-/** SubEnroll at the root with this cluster's key and GUID, checked like provisioning checks it. */
-async function subEnrollAgain(store: Store, key: ClusterKey, leaf: CertificateInfo, currentUntil: Date, trustedRootKeys: ReturnType<typeof createPublicKey>[], opts: RenewSlcOptions, now: Date): Promise<string[]> {
+/**
+ * The 'waiting-for-root' result; the first run that sees this wait (our SLC's end and the root's)
+ * audits it, later runs only report it.
+ */
+async function waitForRoot(store: Store, clusterId: string, currentUntil: Date, rootUntil: Date, actor: string, now: Date): Promise<RenewSlcResult> {
+  const detail = `the root's SLC ends ${rootUntil.toISOString()}, no later than ours (${currentUntil.toISOString()}): SubEnroll cannot give a longer SLC until the root renews its own; the next scheduled run checks again`;
+  const state = { validUntil: currentUntil.toISOString(), rootValidUntil: rootUntil.toISOString() };
+  const firstNotice = await store.transaction(async (tx) => {
+    const seen = (await tx.settings.get(SLC_WAITING_FOR_ROOT_SETTING)) as Partial<typeof state> | undefined;
+    if (seen?.validUntil === state.validUntil && seen.rootValidUntil === state.rootValidUntil) return false;
+    await tx.settings.set(SLC_WAITING_FOR_ROOT_SETTING, state);
+    await tx.audit.append({ at: now, actor, action: 'slc.renew.waiting', target: clusterId, after: state });
+    return true;
+  });
+  return { renewed: false, reason: 'waiting-for-root', validUntil: currentUntil, previousValidUntil: currentUntil, detail, rootValidUntil: rootUntil, firstNotice };
+}
+
+/**
+ * The end of the root's SLC as the root serves it, checked against the trusted root key. An SLC
+ * that has already ended is still the root's (signature checked at its last valid instant): the
+ * root must renew it, which is a wait, not a broken chain.
+ */
+function rootSlcUntil(rootChain: string[], trustedRootKeys: ReturnType<typeof createPublicKey>[], rootUrl: string, now: Date): Date | undefined {
+  const check = (at: Date) => (verifyChain(rootChain, { trustedRootKeys, now: at }) as [CertificateInfo])[0].validUntil;
+  try {
+    return check(now);
+  } catch (e) {
+    let claimed: Date | undefined;
+    try {
+      claimed = readCertificate(parseXrml(rootChain[0]!)).validUntil;
+    } catch {
+      claimed = undefined;
+    }
+    if (claimed && claimed.getTime() <= now.getTime()) {
+      try {
+        return check(new Date(claimed.getTime() - 1));
+      } catch {
+        // fall through: not merely expired
+      }
+    }
+    throw new RmsError('ChainInvalid', `the root at ${rootUrl} serves a licensor certificate that the trusted root key does not verify: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * SubEnroll at the root with this cluster's key and GUID, checked like provisioning checks it; or,
+ * when the root's own SLC ends no later than ours, the root's end (nothing asked).
+ */
+async function subEnrollAgain(store: Store, key: ClusterKey, leaf: CertificateInfo, currentUntil: Date, trustedRootKeys: ReturnType<typeof createPublicKey>[], opts: RenewSlcOptions, now: Date): Promise<{ chain: string[] } | { rootUntil: Date }> {
   const rootUrl = await store.settings.get(SETTINGS.rootClusterUrl);
   if (typeof rootUrl !== 'string') throw new RmsError('NotProvisioned', 'this licensing-only cluster has no root URL recorded');
   if (!opts.root) throw new RmsError('NotProvisioned', 'renewing a licensing-only cluster needs a way to its root');
   const port = typeof opts.root === 'function' ? opts.root({ url: rootUrl, credentials: await readRootCredentials(store, key) }) : opts.root;
 
   // The root signs at most until its own SLC ends; asking before it renewed itself gains nothing.
-  const rootChain = await port.getLicensorCertificate();
-  let rootLeaf: CertificateInfo;
+  let rootChain: string[];
   try {
-    [rootLeaf] = verifyChain(rootChain, { trustedRootKeys, now }) as [CertificateInfo];
+    rootChain = await port.getLicensorCertificate();
   } catch (e) {
-    throw new RmsError('ChainInvalid', `the root at ${rootUrl} serves a licensor certificate that the trusted root key does not verify: ${(e as Error).message}`);
+    throw classifyRootFailure(e);
   }
-  const rootUntil = rootLeaf.validUntil;
-  if (rootUntil && rootUntil.getTime() <= currentUntil.getTime()) {
-    throw new RmsError('Unavailable', `the root's SLC ends ${rootUntil.toISOString()}, no later than ours (${currentUntil.toISOString()}): the root must renew its SLC first`);
-  }
+  const rootUntil = rootSlcUntil(rootChain, trustedRootKeys, rootUrl, now);
+  if (rootUntil && rootUntil.getTime() <= currentUntil.getTime()) return { rootUntil };
 
   const guid = leaf.principal.id.toLowerCase();
-  const chain = await port.subEnroll({
-    publicKeyPkcs1: Buffer.from(pkcs1PublicKeyBase64(key.publicKey), 'base64'),
-    guid,
-    sku: SERVER_SKU,
-    version: SERVER_VERSION,
-    name: leaf.principal.name ?? guid,
-    url: leaf.principal.url ?? (await store.clusters.get()).url,
-  });
+  let chain: string[];
+  try {
+    chain = await port.subEnroll({
+      publicKeyPkcs1: Buffer.from(pkcs1PublicKeyBase64(key.publicKey), 'base64'),
+      guid,
+      sku: SERVER_SKU,
+      version: SERVER_VERSION,
+      name: leaf.principal.name ?? guid,
+      url: leaf.principal.url ?? (await store.clusters.get()).url,
+    });
+  } catch (e) {
+    throw classifyRootFailure(e);
+  }
   let newLeaf: CertificateInfo;
   try {
     [newLeaf] = verifyChain(chain, { trustedRootKeys, now }) as [CertificateInfo];
@@ -185,8 +292,10 @@ async function subEnrollAgain(store: Store, key: ClusterKey, leaf: CertificateIn
   if (!publicKeysEqual(newLeaf.principal.publicKey, key.publicKey) || newLeaf.principal.id.toLowerCase() !== guid) {
     throw new RmsError('ChainInvalid', 'the root returned an SLC for another key or server');
   }
+  // The member that signed may not have loaded the root's renewed SLC yet (members re-read it
+  // every few seconds): worth a retry.
   if (!newLeaf.validUntil || newLeaf.validUntil.getTime() <= currentUntil.getTime()) {
-    throw new RmsError('Unavailable', `the root signed an SLC ending ${newLeaf.validUntil?.toISOString() ?? 'never'}, no later than ours: the root must renew its SLC first`);
+    throw new RmsError('Unavailable', `the root signed an SLC ending ${newLeaf.validUntil?.toISOString() ?? 'never'}, no later than ours although its own SLC ends ${rootUntil?.toISOString() ?? 'never'}: retrying`);
   }
-  return chain;
+  return { chain };
 }

@@ -54,6 +54,8 @@ export const SOAP_FAULT_TABLE: Readonly<Record<RmsErrorCode, FaultMapping>> = {
   CryptoUnsupportedSymKey: server(`${DRM}.Cryptography.CryptoUnsupportedSymKeyException`),
   // PROTOCOL.md 3.3: the spec's table uses this prefix (its prose says Microsoft.DigitalRightsManagement.).
   EnablingBitsHashDoesNotMatch: server('Microsoft.RightsManagementServices.EnablingBitsHashDoesNotMatchException'),
+  // [MS-RMSI] names only the short form; Exchange matches it by substring (PROTOCOL.md §3.4).
+  AcquirePreLicenseInvalidLicensee: server(`${DRM}.Licensing.AcquirePreLicenseInvalidLicenseeException`),
   // Transport level: what ASMX itself would have said before any RMS code ran.
   MalformedRequest: client('System.Xml.XmlException'),
   RequestTooLarge: client('System.Web.HttpException'),

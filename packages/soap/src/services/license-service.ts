@@ -16,13 +16,29 @@ export interface AcquireLicenseItem {
 
 export type AcquireLicenseOutcome = { chain: string[] } | { error: unknown };
 
+export interface AcquirePreLicenseItem {
+  /** The recipients' e-mail addresses, in order (a nil entry is ''). */
+  licenseeIdentities: string[];
+  /** The signed PL (only its leaf, [MS-RMSI]). */
+  issuanceLicense: string[];
+}
+
+export interface AcquirePreLicenseOutcome {
+  /** One per identity, in order: the UL, or why that person has none. */
+  licenses: ({ license: string } | { error: unknown })[];
+  /** The server's SLC chain. */
+  chain: string[];
+}
+
 export interface LicensePort {
   /** Items are independent: one failing does not fail the others. */
   acquireLicense(caller: CallerContext, items: AcquireLicenseItem[]): Promise<AcquireLicenseOutcome[]>;
+  /** [MS-RMSI]: a request-wide failure throws; one person's failure is that person's outcome. */
+  acquirePreLicense(caller: CallerContext, items: AcquirePreLicenseItem[]): Promise<AcquirePreLicenseOutcome[]>;
 }
 
 /** Windows' documented limits (RMPR notes 41–43). */
-export const LICENSE_LIMITS = { applicationDataBytes: 102_400, licenseeCertBytes: 30_720, licenseeCerts: 100, batchItems: 100 } as const;
+export const LICENSE_LIMITS = { applicationDataBytes: 102_400, licenseeCertBytes: 30_720, licenseeCerts: 100, batchItems: 100, preLicenseIdentities: 100 } as const;
 
 /** UTF-8 bytes of the ApplicationData content (its children as serialized), not of its tags. */
 function applicationDataBytes(el: Element): number {
@@ -61,8 +77,32 @@ function parseItems(bodyElement: Element, batchingAllowed: boolean): AcquireLice
   });
 }
 
+function parsePreLicenseItems(bodyElement: Element): AcquirePreLicenseItem[] {
+  const arr = childElement(bodyElement, 'RequestParams');
+  if (!arr || isNil(arr)) throw new RmsError('ArgumentNull', 'RequestParams is null');
+  const params = childElements(arr, 'AcquirePreLicenseParams').filter((p) => !isNil(p));
+  if (params.length === 0) throw new RmsError('ArgumentNull', 'RequestParams holds no AcquirePreLicenseParams');
+  let identities = 0;
+  return params.map((p, i) => {
+    const appData = childElement(p, 'ApplicationData');
+    if (appData && applicationDataBytes(appData) > LICENSE_LIMITS.applicationDataBytes) {
+      throw new RmsError('UnspecifiedError', 'ApplicationData is larger than 102,400 bytes');
+    }
+    const ids = childElement(p, 'LicenseeIdentities');
+    if (!ids || isNil(ids)) throw new RmsError('ArgumentNull', `LicenseeIdentities of item ${i} is null`);
+    const licenseeIdentities = childElements(ids, 'string').map((e) => (isNil(e) ? '' : (e.textContent ?? '').trim()));
+    identities += licenseeIdentities.length;
+    if (identities > LICENSE_LIMITS.preLicenseIdentities) {
+      throw new RmsError('Argument', `at most ${LICENSE_LIMITS.preLicenseIdentities} LicenseeIdentities per request`);
+    }
+    const issuanceLicense = certificateNodes(childElement(p, 'IssuanceLicense'));
+    if (issuanceLicense.length === 0) throw new RmsError('ArgumentNull', `IssuanceLicense of item ${i} is empty`);
+    return { licenseeIdentities, issuanceLicense };
+  });
+}
+
 /**
- * AcquireLicense. A single request that fails is a fault; in a batch (VersionData 1.1.0.0 or above)
+ * AcquireLicense and AcquirePreLicense. For AcquireLicense, a single request that fails is a fault; in a batch (VersionData 1.1.0.0 or above)
  * a failed item carries an AcquireLicenseException in its CertificateChain (docs/adr/0009).
  */
 export function licenseServiceHandlers(
@@ -92,6 +132,33 @@ export function licenseServiceHandlers(
               ),
             );
           }
+          x.empty('ReferenceCertificates');
+        });
+      });
+      return w;
+    },
+    // [MS-RMSI] 3.5.4.1: an AcquirePreLicenseException stands in the Licenses array for a person's UL.
+    AcquirePreLicense: async (req, ctx) => {
+      const items = parsePreLicenseItems(req.bodyElement);
+      const outcomes = await port.acquirePreLicense(ctx, items);
+      const w = new XmlWriter();
+      outcomes.forEach((o, item) => {
+        w.element('AcquirePreLicenseResponse', (x) => {
+          x.element('Licenses', (l) =>
+            o.licenses.forEach((u, index) => {
+              if ('license' in u) {
+                l.certificate(u.license);
+                return;
+              }
+              const correlationId = `${ctx.requestId}.${item}.${index}`;
+              const d = describeException(u.error, correlationId);
+              opts.onItemError?.(u.error, { correlationId, faultName: d.faultName, withheld: d.withheld, index });
+              l.element('Certificate', (cert) =>
+                cert.element('AcquirePreLicenseException', (e) => e.leaf('ExceptionString', d.exceptionString).leaf('batchindex', index)),
+              );
+            }),
+          );
+          x.certificateArray('CertificateChain', o.chain);
           x.empty('ReferenceCertificates');
         });
       });

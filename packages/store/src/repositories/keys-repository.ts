@@ -80,6 +80,15 @@ export class KeysRepository {
     return rows.map(keyFromRow);
   }
 
+  /**
+   * Replaces the wrapped private key of one row (a key password change), only if it still holds
+   * `expectedWrapped`: false when another change came first. The key itself does not change.
+   */
+  async replaceWrapped(id: string, expectedWrapped: string, wrappedPrivateKey: string): Promise<boolean> {
+    const n = await this.db('keys').where({ id, wrapped_private_key: expectedWrapped }).update({ wrapped_private_key: wrappedPrivateKey });
+    return n > 0;
+  }
+
   async setActive(id: string, active: boolean): Promise<void> {
     const n = await this.db('keys').where({ id }).update({ active });
     if (n === 0) throw new RmsError('NotFound', `key ${id} not found`);

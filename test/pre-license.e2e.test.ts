@@ -1,0 +1,152 @@
+import { execFile } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { parseProtectedFile } from '@openrms/client';
+import { parseXrml, readRac, readUseLicense } from '@openrms/xrml';
+import { sqliteDatabase, tempDir, type TestDatabase } from './support/databases';
+import { background, REPO, rmsctl, TSX_BIN, type Background } from './support/processes';
+import { freePort } from './support/root-cluster';
+import { xmlsecVerifies } from './support/xmlsec';
+
+const run = promisify(execFile);
+
+const PASSWORDS = { ADMIN_PW: 'admin-password-1', KEY_PW: 'cluster-key-password-1', ALICE_PW: 'alice-password-1', BOB_PW: 'bob-password-1', CAROL_PW: 'carol-password-1' };
+
+/**
+ * AcquirePreLicense through python3-zeep, raw XML arguments, strict schema checking.
+ * argv: BASE USER PASSWORD IDENTITIES(comma-separated) PL_FILE...; prints JSON: per response, the
+ * Licenses entries (each one XML string: a UL or an AcquirePreLicenseException) and the CertificateChain.
+ */
+const ZEEP_PRE_LICENSE = `
+import json, sys, requests
+from lxml import etree
+from zeep import Client, Settings
+from zeep.transports import Transport
+
+base, user, password, identities, *pl_files = sys.argv[1:]
+session = requests.Session()
+session.auth = (user, password)
+client = Client(f"{base}/_wmcs/licensing/license.asmx?wsdl", transport=Transport(session=session), settings=Settings(strict=True))
+
+def element(p):
+    with open(p, "rb") as f:
+        return etree.fromstring(f.read())
+
+def nodes(array):
+    out = []
+    for cert in (array.Certificate if array is not None else []):
+        value = cert._value_1 if isinstance(cert._value_1, list) else [cert._value_1]
+        out.extend(etree.tostring(n, encoding="unicode") for n in value if isinstance(n, etree._Element))
+    return out
+
+version = client.get_element("{http://microsoft.com/DRM/LicensingService}VersionData")(MinimumVersion="1.0.0.0", MaximumVersion="1.0.0.0")
+answer = client.service.AcquirePreLicense(
+    RequestParams={"AcquirePreLicenseParams": [{
+        "LicenseeIdentities": {"string": identities.split(",")},
+        "IssuanceLicense": {"Certificate": [{"_value_1": element(p)} for p in pl_files]},
+    }]},
+    _soapheaders=[version],
+)
+result = answer.body.AcquirePreLicenseResult.AcquirePreLicenseResponse
+print(json.dumps([{"licenses": nodes(r.Licenses), "chain": nodes(r.CertificateChain), "references": nodes(r.ReferenceCertificates)} for r in result]))
+`;
+
+async function rms(args: string[], env: Record<string, string>): Promise<{ code: number; stderr: string }> {
+  try {
+    const r = await run(TSX_BIN, [path.join(REPO, 'apps/rms/src/main.ts'), ...args], { cwd: REPO, env: { ...process.env, ...env }, timeout: 60_000 });
+    return { code: 0, stderr: r.stderr };
+  } catch (e) {
+    const x = e as { code?: number; stderr?: string };
+    return { code: typeof x.code === 'number' ? x.code : -1, stderr: x.stderr ?? '' };
+  }
+}
+
+describe('AcquirePreLicense against a cluster member process', () => {
+  let db: TestDatabase;
+  let server: Background;
+  let base: string;
+  let dir: string;
+  let env: Record<string, string>;
+  const conn = (user: string) => ['--server', base, '--user', user, '--password-env', `${user.toUpperCase()}_PW`];
+
+  beforeAll(async () => {
+    db = sqliteDatabase();
+    dir = tempDir('pre-license-e2e');
+    env = { ...PASSWORDS, RMS_CLIENT_STATE_DIR: path.join(dir, 'state') };
+    const port = await freePort();
+    base = `http://127.0.0.1:${port}`;
+    const prov = rmsctl(['provision', 'root', '--database', db.url, '--cluster-url', base, '--service-account', 'rms-svc', '--admin', 'admin', '--admin-password-env', 'ADMIN_PW', '--key-password-env', 'KEY_PW'], PASSWORDS);
+    expect(prov.stderr).toBe('');
+    for (const u of ['alice', 'bob', 'carol']) {
+      expect(rmsctl(['users', 'add', u, '--database', db.url, '--email', `${u}@example.test`, '--password-env', `${u.toUpperCase()}_PW`], PASSWORDS).stderr).toBe('');
+    }
+    server = background(TSX_BIN, [path.join(REPO, 'apps/cli/src/main.ts'), 'serve', '--database', db.url, '--listen', `127.0.0.1:${port}`, '--key-password-env', 'KEY_PW'], {
+      env: { KEY_PW: PASSWORDS.KEY_PW, RMS_LOG_LEVEL: 'warn' },
+    });
+    await server.waitFor(/listening on http/);
+  });
+
+  afterAll(async () => {
+    await server?.stop();
+    db?.dispose();
+  });
+
+  it('licenses bob before he asks (bound to the key of the RAC he gets later), and answers the others in place', async () => {
+    const plain = path.join(dir, 'memo.txt');
+    const protectedFile = path.join(dir, 'memo.rms');
+    writeFileSync(plain, 'Pre-licensed memo.\n');
+    const p = await rms(['protect', plain, '--out', protectedFile, ...conn('alice'), '--grant', 'bob@example.test:VIEW'], env);
+    expect(p.code).toBe(0);
+    const header = parseProtectedFile(readFileSync(protectedFile)).header;
+    // The client publishes offline: the PL leaf is signed by alice's CLC, which follows it.
+    const plFiles = header.plChain.map((x, i) => {
+      const f = path.join(dir, `pl${i}.xml`);
+      writeFileSync(f, x);
+      return f;
+    });
+
+    const { stdout } = await run(
+      '/usr/bin/python3',
+      ['-c', ZEEP_PRE_LICENSE, base, 'alice', PASSWORDS.ALICE_PW, 'bob@example.test,nobody@example.test,carol@example.test', ...plFiles],
+      { timeout: 60_000 },
+    );
+    const [got, ...more] = JSON.parse(stdout) as { licenses: string[]; chain: string[]; references: string[] }[];
+    expect(more).toHaveLength(0);
+    expect(got!.licenses).toHaveLength(3);
+    expect(got!.references).toEqual([]);
+    const slcPem = rmsctl(['slc', 'show', '--database', db.url, '--pem']).stdout;
+    for (const c of got!.chain) expect(xmlsecVerifies(c, slcPem)).toBe(true);
+
+    const [ulXml, nobody, carol] = got!.licenses;
+    expect(xmlsecVerifies(ulXml!, slcPem)).toBe(true);
+    const ul = readUseLicense(parseXrml(ulXml!));
+    expect(ul.licensee.identity.email).toBe('bob@example.test');
+    expect(ul.rights.map((r) => r.right)).toEqual(['VIEW']);
+    expect(ul.contentId).toBe(header.contentId);
+    expect(nobody).toMatch(/^<AcquirePreLicenseException[\s>]/);
+    expect(nobody).toMatch(/<ExceptionString>[^<]*AcquirePreLicenseInvalidLicenseeException[^<]*<\/ExceptionString>/);
+    expect(nobody).toMatch(/<batchindex>1<\/batchindex>/);
+    expect(carol).toMatch(/<ExceptionString>Microsoft\.DigitalRightsManagement\.Licensing\.NoRightsForRequestedPrincipalException: [^<]*<\/ExceptionString>/);
+    expect(carol).toMatch(/<batchindex>2<\/batchindex>/);
+
+    // bob certifies only now (by opening the file): his RAC carries the key the pre-licence is sealed to.
+    const o = await rms(['open', protectedFile, '--out', path.join(dir, 'bob.txt'), ...conn('bob')], env);
+    expect(o.code).toBe(0);
+    const bobState = path.join(dir, 'state', `bob@127.0.0.1_${new URL(base).port}`);
+    const rac = readRac(parseXrml((JSON.parse(readFileSync(path.join(bobState, 'rac-chain.json'), 'utf8')) as string[])[0]!));
+    expect(ul.licensee.identity).toEqual(rac.identity);
+    expect(ul.licensee.publicKey.export({ format: 'pem', type: 'spki' })).toEqual(rac.publicKey.export({ format: 'pem', type: 'spki' }));
+  });
+
+  it('faults the whole request when the issuance licence does not verify', async () => {
+    const bad = path.join(dir, 'bad-pl.xml');
+    // The offline PL leaf alone: nothing this cluster trusts signed it.
+    writeFileSync(bad, readFileSync(path.join(dir, 'pl0.xml')));
+    const r = await run('/usr/bin/python3', ['-c', ZEEP_PRE_LICENSE, base, 'alice', PASSWORDS.ALICE_PW, 'bob@example.test', bad], { timeout: 60_000 }).then(
+      () => '',
+      (e: { stderr?: string }) => e.stderr ?? '',
+    );
+    expect(r).toMatch(/InvalidRightsLabelSignatureException/);
+  });
+});
