@@ -1,5 +1,5 @@
 import { readSecretEnv, readTextFile } from '@openrms/config';
-import { backupConfigurationDatabase, exportClusterKey, importPublishingDomain, listPublishingDomains, restoreConfigurationDatabase } from '@openrms/issuance';
+import { backupConfigurationDatabase, exportClusterKey, importPublishingDomain, listPublishingDomains, removePublishingDomain, restoreConfigurationDatabase } from '@openrms/issuance';
 import { type Command, database, databaseUrlOf, flag, str } from './command';
 
 const keyPasswordEnv = { type: 'string', required: true, placeholder: 'VAR', help: 'Environment variable holding this cluster’s key password' } as const;
@@ -58,7 +58,7 @@ export const backupCommands: Command[] = [
   },
   {
     path: ['key', 'import'],
-    summary: 'Import another cluster’s key export as a trusted publishing domain: this cluster then licenses content published for that cluster.',
+    summary: 'Import another cluster’s key export as a trusted publishing domain (the same as rmsctl trust publishing-domain import).',
     options: {
       database,
       'key-password-env': keyPasswordEnv,
@@ -74,6 +74,20 @@ export const backupCommands: Command[] = [
       });
       io.out(`trusted publishing domain ${d.name} (${d.url}) imported: server ${d.serverGuid}, key sha256:${d.publicKeySha256}`);
       io.out('running members license its content from their next refresh (within 5 seconds)');
+    },
+  },
+  {
+    path: ['trust', 'publishing-domain', 'remove'],
+    summary: 'Stop trusting a publishing domain: its imported key and SLC chain are removed; its content is no longer licensed here.',
+    positionals: ['NAME|GUID|FINGERPRINT'],
+    options: {
+      database,
+      actor: { type: 'string', placeholder: 'NAME', help: 'Who makes the change, for the audit log (default: rmsctl)' },
+    },
+    async run(args, io) {
+      const d = await removePublishingDomain({ databaseUrl: databaseUrlOf(args), which: args.positionals[0]!, actor: str(args, 'actor') ?? 'rmsctl' });
+      io.out(`removed trusted publishing domain ${d.name} (${d.serverGuid}), key sha256:${d.publicKeySha256}`);
+      io.out('running members stop licensing its content from their next refresh (within 5 seconds)');
     },
   },
   {
@@ -93,3 +107,11 @@ export const backupCommands: Command[] = [
     },
   },
 ];
+
+// `trust publishing-domain import` names what `key import` does (both stay).
+const keyImport = backupCommands.find((c) => c.path.join(' ') === 'key import')!;
+backupCommands.splice(backupCommands.indexOf(keyImport) + 1, 0, {
+  ...keyImport,
+  path: ['trust', 'publishing-domain', 'import'],
+  summary: 'Import another cluster’s key export (rmsctl key export) as a trusted publishing domain: this cluster then licenses content published for that cluster.',
+});

@@ -8,11 +8,13 @@ import { backupCommands } from './backup-commands';
 import { clusterCommands } from './cluster-commands';
 import { configCommands } from './config-commands';
 import { daclCommands } from './dacl-commands';
+import { decommissionCommands } from './decommission-commands';
 import { directoryCommands } from './directory-commands';
 import { groupCommands } from './group-commands';
 import { keyPasswordCommands } from './key-password-commands';
 import { migrateCommands } from './migrate-commands';
 import { queueCommands } from './queue-commands';
+import { trustCommands } from './trust-commands';
 import { printJson } from './print-table';
 import { userCommands } from './user-commands';
 import { workerCommands } from './worker-commands';
@@ -163,7 +165,9 @@ export const commands: Command[] = [
   ...daclCommands,
   ...directoryCommands,
   ...clusterCommands,
+  ...decommissionCommands,
   ...backupCommands,
+  ...trustCommands,
   ...keyPasswordCommands,
   ...queueCommands,
   ...workerCommands,

@@ -3,8 +3,10 @@ import { SERVICE_PATHS } from '@openrms/domain';
 import type { ClusterRuntime } from '@openrms/issuance';
 import {
   certificationServiceHandlers,
+  decommissionServiceHandlers,
   groupExpansionServiceHandlers,
   createSoapEndpoint,
+  editIssuanceLicenseServiceHandlers,
   licenseServiceHandlers,
   loadService,
   precertificationServiceHandlers,
@@ -36,6 +38,7 @@ export function soapRoutes(runtime: ClusterRuntime, opts: { maxBodyBytes: number
     route('certificationServer', serverServiceHandlers(runtime)),
     route('licensingServer', serverServiceHandlers(runtime)),
     route('publish', publishServiceHandlers(licensing)),
+    route('editIssuanceLicense', editIssuanceLicenseServiceHandlers(licensing)),
     route('license', licenseServiceHandlers(licensing, { onItemError })),
     route('templateDistribution', templateDistributionServiceHandlers(licensing)),
     route(
@@ -46,6 +49,8 @@ export function soapRoutes(runtime: ClusterRuntime, opts: { maxBodyBytes: number
           licensing.isPrincipalMemberOf(ctx, { ...r, principalName: r.principalName?.replace(/^mail=/i, '') ?? null, targetGroups: r.targetGroups.map((g) => g.replace(/^mail=/i, '')) }),
       }),
     ),
+    // Answers only once the cluster is decommissioned (ClusterNotDecommissioned before).
+    route('decommission', decommissionServiceHandlers(licensing)),
   ];
   if (runtime.cluster.kind !== 'root') return common;
   return [

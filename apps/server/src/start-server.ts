@@ -119,7 +119,9 @@ export async function startServer(config: ServerConfig, logger: Logger = createL
   const server: Server = extras.server ?? (config.tls ? createHttpsServer({ ...serverOptions, cert: config.tls.cert, key: config.tls.key }, app) : createHttpServer(serverOptions, app));
   server.headersTimeout = 20_000;
   server.requestTimeout = 60_000;
-  server.keepAliveTimeout = 5_000;
+  // Longer than a balancer's or a client's idle timeout (HAProxy's is 60 s here; Node's fetch keeps
+  // 4 s), so the other side closes an idle connection first and never reuses one we are closing.
+  server.keepAliveTimeout = 65_000;
   if (extras.server) {
     // The set-up app steps aside: the next request on any connection reaches this member's app.
     server.removeAllListeners('request');

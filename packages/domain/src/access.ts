@@ -68,8 +68,18 @@ export const CLIENT_ENDPOINTS: readonly string[] = [
   SERVICE_PATHS.templateDistribution,
 ].map(endpointPath);
 
-/** Open only to the RMS service group until an administrator grants access. */
-export const RESTRICTED_ENDPOINTS: readonly string[] = [SERVICE_PATHS.subEnroll, SERVICE_PATHS.serverCertification, SERVICE_PATHS.groupExpansion].map(endpointPath);
+/**
+ * Open only to the RMS service group until an administrator grants access. EditIssuanceLicense is
+ * here because [MS-RMSI] §5.1.3 asks that republishing be limited to trusted callers.
+ */
+export const RESTRICTED_ENDPOINTS: readonly string[] = [
+  SERVICE_PATHS.subEnroll,
+  SERVICE_PATHS.serverCertification,
+  SERVICE_PATHS.groupExpansion,
+  SERVICE_PATHS.editIssuanceLicense,
+  // Releases raw content keys once decommissioned ([MS-RMSI] §5.1.1): trusted callers only.
+  SERVICE_PATHS.decommission,
+].map(endpointPath);
 
 export interface DefaultDaclPrincipals {
   administrators: string;

@@ -22,6 +22,8 @@ export const SERVICE_PATHS = {
   publish: '/licensing/publish.asmx',
   templateDistribution: '/licensing/templateDistribution.asmx',
   groupExpansion: '/groupexpansion/GroupExpansion.asmx',
+  decommission: '/decommission/decommission.asmx',
+  editIssuanceLicense: '/licensing/editissuancelicense.asmx',
 } as const;
 
 /** Validity of what the server issues unless policy says otherwise. */

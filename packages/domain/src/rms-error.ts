@@ -39,6 +39,12 @@ export const RMS_ERROR_CODES = [
   // protocol: ISV extension (MS-RMSI)
   /** AcquirePreLicense: a recipient who cannot be identified or has no RAC key (per user). */
   'AcquirePreLicenseInvalidLicensee',
+  /** EditIssuanceLicense: the signed PL does not verify, or was not issued for this cluster. */
+  'InvalidSignedIssuanceLicense',
+  /** EditIssuanceLicense: the signed PL's rights data does not carry Allow_Server_Editing=True. */
+  'ServerRepublishIllegal',
+  /** AcquireContentKey before the cluster was decommissioned (it only answers afterwards). */
+  'ClusterNotDecommissioned',
   // transport-level (mapped to HTTP statuses or SOAP client faults)
   'MalformedRequest',
   'RequestTooLarge',

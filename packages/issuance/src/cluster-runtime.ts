@@ -31,12 +31,14 @@ import { SERVER_TO_SERVER_TYPES, isServiceType, serviceLocation } from './servic
 import { SETTINGS } from './settings';
 import type { AuthenticatedPrincipal } from './authenticated-principal';
 import { DEFAULT_VALIDITY, type IssuingState, type ValidityPolicy } from './issuing-state';
+import { notDecommissioned } from './issuing-context';
 import { LicensingService } from './licensing-service';
 import { readPolicies, type Policies } from './policies';
 import { loadPublishingDomains, type PublishingDomain } from './publishing-domains';
 import { RequestLogWriter, type RequestLogStats } from './request-log-writer';
 import { RequestLogSpool } from './request-log-spool';
 import { renewSlcIfDue, type RenewSlcOptions } from './slc-renewal';
+import { readTrustedRacIssuerKeys } from './trusted-user-domains';
 
 export type { AuthenticatedPrincipal } from './authenticated-principal';
 
@@ -100,6 +102,7 @@ interface LoadedState {
   peers: GroupExpansionPeer[];
   /** Trusted publishing domains, their keys opened (they only unseal content keys). */
   publishingDomains: PublishingDomain[];
+  decommissioned: boolean;
 }
 
 /**
@@ -162,7 +165,7 @@ export class ClusterRuntime {
 
   #issuingState(): IssuingState {
     const s = this.#state;
-    return { cluster: s.cluster, chain: s.chain, slc: s.leaf, racIssuerKeys: s.racIssuerKeys, policies: s.policies, validity: s.validity, publishingDomains: s.publishingDomains };
+    return { cluster: s.cluster, chain: s.chain, slc: s.leaf, racIssuerKeys: s.racIssuerKeys, policies: s.policies, validity: s.validity, publishingDomains: s.publishingDomains, decommissioned: s.decommissioned };
   }
 
   static async open(opts: ClusterRuntimeOptions): Promise<ClusterRuntime> {
@@ -303,6 +306,7 @@ export class ClusterRuntime {
   }
 
   getLicensorCertificate(): string[] {
+    notDecommissioned(this.#issuingState());
     if (this.#state.leaf.validUntil && this.#state.leaf.validUntil <= this.clock.now()) {
       throw new RmsError('UnspecifiedError', 'the server licensor certificate has expired');
     }
@@ -428,14 +432,15 @@ async function loadState(store: Store, key: ClusterKey, clock: Clock, previous?:
   );
   const rows = await store.dacl.list();
   const rootUrl = await store.settings.get(SETTINGS.rootClusterUrl);
-  const extraRacIssuers = (await store.settings.get(SETTINGS.trustedRacIssuersPem)) as string[] | undefined;
+  // The root's key of a licensing-only cluster, then the imported trusted user domains.
+  const extraRacIssuers = await readTrustedRacIssuerKeys(store);
   const validity = (await store.settings.get(SETTINGS.validity)) as Partial<ValidityPolicy> | undefined;
   return {
     cluster,
     chain: chainRow.chain,
     leaf,
     trustedRootKeys,
-    racIssuerKeys: [leaf.principal.publicKey, ...(extraRacIssuers ?? []).map((pem) => createPublicKey(pem))],
+    racIssuerKeys: [leaf.principal.publicKey, ...extraRacIssuers],
     policies: await readPolicies(store),
     validity: { ...DEFAULT_VALIDITY, ...(validity ?? {}) },
     dacl: rows.map((r) => ({ endpoint: r.endpoint, principalId: r.principalId, right: r.right, effect: r.effect })),
@@ -446,6 +451,7 @@ async function loadState(store: Store, key: ClusterKey, clock: Clock, previous?:
     directoryGeneration: await readGeneration(store),
     peers: await openPeers(store, key),
     publishingDomains: await loadPublishingDomains(store, key, previous?.publishingDomains),
+    decommissioned: c.decommissioned,
   };
 }
 

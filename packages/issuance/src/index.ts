@@ -14,6 +14,7 @@ export * from './dacl-admin';
 export * from './provision-licensing';
 export { SERVER_SKU, SERVER_VERSION } from './provision-cluster';
 export * from './cluster-admin';
+export { decommissionCluster, decommissionClusterIn, type DecommissionInput, type DecommissionResult } from './decommission-cluster';
 export * from './slc-renewal';
 export { changeClusterKeyPassword, type ChangeKeyPasswordInput, type ChangeKeyPasswordResult } from './change-key-password';
 export * from './expiry-sweep';
@@ -45,4 +46,5 @@ export {
 } from './manage-principals';
 export { migrateSchema, type MigrateSchemaResult } from './migrate-schema';
 export { backupConfigurationDatabase, restoreConfigurationDatabase } from './backup-database';
-export { exportClusterKey, importPublishingDomain, listPublishingDomains, type PublishingDomainSummary } from './publishing-domains';
+export { exportClusterKey, importPublishingDomain, listPublishingDomains, listPublishingDomainsIn, removePublishingDomain, type PublishingDomainSummary } from './publishing-domains';
+export { addUserDomain, listUserDomains, listUserDomainsIn, removeUserDomain, type UserDomainSummary } from './trusted-user-domains';

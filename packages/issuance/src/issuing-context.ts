@@ -57,6 +57,14 @@ export function stillWanted(caller: Pick<Caller, 'signal'>): void {
   if (caller.signal?.aborted) throw new RmsError('UnspecifiedError', 'the client went away before the answer was signed');
 }
 
+/**
+ * Every certificate and licence operation refuses on a decommissioned cluster (PROTOCOL.md §6.7);
+ * only AcquireContentKey answers there.
+ */
+export function notDecommissioned(s: Pick<IssuingState, 'decommissioned'>): void {
+  if (s.decommissioned) throw new RmsError('ClusterDecommissioned', 'this cluster has been decommissioned: it issues no certificates or licences');
+}
+
 export const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
 export function fail(code: RmsError['code'], message: string): never {

@@ -31,4 +31,6 @@ export interface IssuingState {
   validity: ValidityPolicy;
   /** Other clusters whose PLs this cluster licenses ("trusted publishing domains"); absent = none. */
   publishingDomains?: readonly PublishingDomain[];
+  /** Set once by `rmsctl cluster decommission`: nothing is issued any more, AcquireContentKey answers. */
+  decommissioned?: boolean;
 }

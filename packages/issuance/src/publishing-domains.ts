@@ -206,7 +206,50 @@ export async function importPublishingDomain(input: ImportPublishingDomainInput)
 
 /** `rmsctl trust publishing-domain list`: public facts only, no key password needed. */
 export async function listPublishingDomains(databaseUrl: string): Promise<PublishingDomainSummary[]> {
-  return withProvisionedStore(databaseUrl, async (store) => (await readStoredPublishingDomains(store)).map(summarise));
+  return withProvisionedStore(databaseUrl, listPublishingDomainsIn);
+}
+
+/** The same, from an open store (the admin overview). */
+export async function listPublishingDomainsIn(store: Store): Promise<PublishingDomainSummary[]> {
+  return (await readStoredPublishingDomains(store)).map(summarise);
+}
+
+const TOMBSTONE = JSON.stringify({ format: 'removed', purpose: 'publishing-domain-key' });
+
+/**
+ * `rmsctl trust publishing-domain remove NAME|SERVER-GUID|FINGERPRINT`: members stop licensing its
+ * content from their next refresh. The sealed key is overwritten (the store keeps no copy) and its
+ * row deactivated; the chain goes with the settings entry. Audited as
+ * `trust.publishing-domain.remove`. Needs no key password: nothing is opened.
+ */
+export async function removePublishingDomain(input: { databaseUrl: string; which: string; actor?: string; clock?: Clock }): Promise<PublishingDomainSummary> {
+  const clock = input.clock ?? systemClock;
+  const which = input.which.trim();
+  const lower = which.toLowerCase();
+  const fp = lower.replace(/^sha256:/, '').replace(/[:…]/g, '');
+  if (!which) throw new RmsError('InvalidInput', 'name the trusted publishing domain by its name, server GUID or key fingerprint');
+  return withProvisionedStore(input.databaseUrl, (store) =>
+    store.transaction(async (tx) => {
+      const all = await readStoredPublishingDomains(tx);
+      let hits = all.filter((d) => d.name.toLowerCase() === lower || d.serverGuid.toLowerCase() === lower || d.keyId === which);
+      if (hits.length === 0 && /^[0-9a-f]{8,64}$/.test(fp)) hits = all.filter((d) => d.publicKeySha256.startsWith(fp));
+      if (hits.length > 1) throw new RmsError('InvalidInput', `"${which}" matches ${hits.length} trusted publishing domains; give the server GUID or the whole fingerprint`);
+      const hit = hits[0];
+      if (!hit) throw new RmsError('NotFound', `no trusted publishing domain is named or has the server GUID or fingerprint "${which}"`);
+      const row = await tx.keys.find(hit.keyId);
+      if (row && row.purpose === KEY_PURPOSE) {
+        await tx.keys.replaceWrapped(row.id, row.wrappedPrivateKey, TOMBSTONE);
+        await tx.keys.setActive(row.id, false);
+      }
+      await tx.settings.set(
+        SETTINGS.trustedPublishingDomains,
+        all.filter((d) => d.keyId !== hit.keyId),
+      );
+      const before = { sourceClusterId: hit.sourceClusterId, name: hit.name, url: hit.url, serverGuid: hit.serverGuid, publicKeySha256: hit.publicKeySha256 };
+      await tx.audit.append({ at: clock.now(), actor: input.actor ?? 'rmsctl', action: 'trust.publishing-domain.remove', target: hit.serverGuid, before });
+      return summarise(hit);
+    }),
+  );
 }
 
 /**

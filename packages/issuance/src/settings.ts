@@ -8,6 +8,12 @@ export const SETTINGS = {
   slcRevocation: 'slc.revocation',
   /** PEM public keys of other SLCs whose RACs this cluster accepts (a licensing cluster: the root's). */
   trustedRacIssuersPem: 'trust.racIssuersPem',
+  /**
+   * Trusted user domains imported by `rmsctl trust user-domain add` (trusted-user-domains.ts):
+   * `[{ name, publicKeyPem, fingerprint, serverGuid?, source, addedAt, addedBy }]`. Kept apart from
+   * trustedRacIssuersPem, whose root key a licensing-only cluster must never lose.
+   */
+  trustedUserDomains: 'trust.userDomains',
   /** Overrides of DEFAULT_VALIDITY (RAC and use-licence lifetimes). */
   validity: 'validity',
   /**

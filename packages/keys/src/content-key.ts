@@ -50,6 +50,14 @@ export class ContentKey {
     }
   }
 
+  /**
+   * The raw key bytes. Only AcquireContentKey on a decommissioned cluster hands a key out
+   * unsealed ([MS-RMSI] 3.2, docs/adr/0013-decommissioning.md); every other path seals it.
+   */
+  releaseForDecommissioning(): Buffer {
+    return Buffer.from(this.#key);
+  }
+
   /** True when both objects hold the same key (constant-time enough for tests and checks). */
   equals(other: ContentKey): boolean {
     return other.#key.equals(this.#key);

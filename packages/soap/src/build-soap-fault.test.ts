@@ -16,6 +16,7 @@ describe('faultNameFor / SOAP_FAULT_TABLE', () => {
     ['UnauthorizedAccess', 'System.UnauthorizedAccessException'],
     ['AccessDenied', 'System.UnauthorizedAccessException'],
     ['ClusterDecommissioned', 'Microsoft.RightsManagementServices.ClusterDecommissionedException'],
+    ['ClusterNotDecommissioned', 'Microsoft.DigitalRightsManagement.Utilities.ClusterNotDecommissionedException'],
     ['DrmsArgument', 'Microsoft.DigitalRightsManagement.Core.DRMSArgumentException'],
     ['AdEntrySearchFailed', 'Microsoft.DigitalRightsManagement.Utilities.ADEntrySearchFailedException'],
     ['NoRightsForRequestedPrincipal', 'Microsoft.DigitalRightsManagement.Licensing.NoRightsForRequestedPrincipalException'],

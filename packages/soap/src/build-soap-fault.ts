@@ -56,6 +56,11 @@ export const SOAP_FAULT_TABLE: Readonly<Record<RmsErrorCode, FaultMapping>> = {
   EnablingBitsHashDoesNotMatch: server('Microsoft.RightsManagementServices.EnablingBitsHashDoesNotMatchException'),
   // [MS-RMSI] names only the short form; Exchange matches it by substring (PROTOCOL.md §3.4).
   AcquirePreLicenseInvalidLicensee: server(`${DRM}.Licensing.AcquirePreLicenseInvalidLicenseeException`),
+  // PROTOCOL.md 3.3 (AcquireContentKey): a Utilities exception, unlike ClusterDecommissioned.
+  ClusterNotDecommissioned: server(`${DRM}.Utilities.ClusterNotDecommissionedException`),
+  // [MS-RMSI] 3.4.4.1 lists both without a sub-namespace (its prose once adds .Licensing.).
+  InvalidSignedIssuanceLicense: server(`${DRM}.InvalidSignedIssuanceLicenseException`),
+  ServerRepublishIllegal: server(`${DRM}.ServerRepublishIllegalException`),
   // Transport level: what ASMX itself would have said before any RMS code ran.
   MalformedRequest: client('System.Xml.XmlException'),
   RequestTooLarge: client('System.Web.HttpException'),

@@ -56,6 +56,8 @@ export const SERVICE_WSDL_FILES = {
   publish: 'publish.wsdl',
   templateDistribution: 'template-distribution.wsdl',
   groupExpansion: 'group-expansion.wsdl',
+  decommission: 'decommission.wsdl',
+  editIssuanceLicense: 'edit-issuance-license.wsdl',
 } as const;
 
 const cache = new Map<string, ServiceDescription>();

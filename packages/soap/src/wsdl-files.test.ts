@@ -61,6 +61,14 @@ const EXPECTED: Record<string, Expected> = {
     ns: `${DRM}/GroupExpansionWebService`, portType: 'GroupExpansionWebServiceSoap', service: 'GroupExpansionWebService', soap12: true,
     path: '/groupexpansion/GroupExpansion.asmx', ops: { IsPrincipalMemberOf: true },
   },
+  'decommission.wsdl': {
+    ns: `${DRM}/DecommissionService`, portType: 'DecommissionServiceSoap', service: 'DecommissionService', soap12: true,
+    path: '/decommission/decommission.asmx', ops: { AcquireContentKey: true },
+  },
+  'edit-issuance-license.wsdl': {
+    ns: `${DRM}/EditIssuanceLicenseService`, portType: 'RepublishSoap', service: 'Republish', soap12: true,
+    path: '/licensing/editissuancelicense.asmx', ops: { EditIssuanceLicense: true },
+  },
 };
 const FILES = Object.keys(EXPECTED);
 

@@ -1,5 +1,5 @@
 import { BUILTIN_GROUPS } from '@openrms/domain';
-import { clusterStatusIn, MEMBER_STALE_MS } from '@openrms/issuance';
+import { clusterStatusIn, listPublishingDomainsIn, listUserDomainsIn, MEMBER_STALE_MS } from '@openrms/issuance';
 import { h } from './html';
 import type { Page } from './page-context';
 
@@ -33,6 +33,13 @@ export const overviewPage: Page = {
         <td class="${m.alive ? 'alive' : 'stale'}">${m.alive ? 'alive' : 'stale'}</td></tr>`,
     );
     const days = o.slc.daysLeft;
+    const [userDomains, publishingDomains] = await Promise.all([listUserDomainsIn(store), listPublishingDomainsIn(store)]);
+    const userRows = userDomains.map(
+      (d) => h`<tr><td>${d.name}${d.kind === 'root' ? h` <span class="tag">root of this cluster</span>` : ''}</td><td class="mono">${d.fingerprint}</td><td class="mono">${d.serverGuid ?? '—'}</td><td>${d.addedAt ? d.addedAt.toISOString().slice(0, 10) : 'provisioning'}</td></tr>`,
+    );
+    const publishingRows = publishingDomains.map(
+      (d) => h`<tr><td>${d.name}</td><td class="mono">${d.url}</td><td class="mono">${d.publicKeySha256}</td><td class="mono">${d.serverGuid}</td><td>${d.importedAt.toISOString().slice(0, 10)}</td></tr>`,
+    );
     return h`
 <h2>Cluster</h2>
 <table class="kv">
@@ -57,6 +64,14 @@ ${o.slc.chainLength > 1 ? h`<tr><th>Root key fingerprint</th><td><span class="mo
 <h2>Members</h2>
 <p class="hint">A member is alive while its heartbeat (every 5 s) is younger than ${MEMBER_STALE_MS / 1000} s.</p>
 <table><tr><th>Name</th><th>URL</th><th>Service account</th><th>Joined</th><th>Last heartbeat</th><th>State</th></tr>${members}</table>
+<h2 id="trust">Trust</h2>
+<p class="hint">Read-only here; <code>rmsctl trust user-domain add|list|remove</code> and <code>rmsctl trust publishing-domain import|list|remove</code> change it. Fingerprints are SHA-256 of the public key (SPKI).</p>
+<h3>Trusted user domains</h3>
+<p class="hint">Other clusters whose rights account certificates this cluster accepts (licensed by e-mail address), besides its own.</p>
+${userRows.length ? h`<table id="trusted-user-domains"><tr><th>Name</th><th>Key fingerprint</th><th>Server</th><th>Added</th></tr>${userRows}</table>` : h`<p id="trusted-user-domains">None.</p>`}
+<h3>Trusted publishing domains</h3>
+<p class="hint">Other clusters whose published content this cluster licenses with their imported key.</p>
+${publishingRows.length ? h`<table id="trusted-publishing-domains"><tr><th>Name</th><th>URL</th><th>Key fingerprint</th><th>Server</th><th>Imported</th></tr>${publishingRows}</table>` : h`<p id="trusted-publishing-domains">None.</p>`}
 <h2>Adding a server to this cluster</h2>
 <p>On the new server, with the cluster key password in the environment variable <code>RMS_KEY_PASSWORD</code>
 (and the database password in place of <code>***</code>, if the URL has one), join the cluster, then start it:</p>
