@@ -86,9 +86,12 @@ const acquireTemplatesBody = (guids: readonly string[]) =>
   `<AcquireTemplates xmlns="${TPL_NS}"><guids>${guids.map((g) => `<string>${g}</string>`).join('')}</guids></AcquireTemplates>`;
 
 /** Replaces the character at `index` by another of the same kind, so the document still parses. */
-function changeOneByteAt(xml: string, index: number): string {
+function changeOneByteAt(xml: string, at: number): string {
+  // Random base64 (rights data, keys) may hold + or / at the chosen place: take the next letter or digit.
+  let index = at;
+  while (index < xml.length && index < at + 16 && !/[A-Za-z0-9]/.test(xml[index] ?? '')) index++;
   const c = xml[index];
-  if (index < 0 || c === undefined || !/[A-Za-z0-9]/.test(c)) throw new Error(`no letter or digit at ${index}`);
+  if (at < 0 || c === undefined || !/[A-Za-z0-9]/.test(c)) throw new Error(`no letter or digit at ${at}`);
   const other = c === 'z' ? 'y' : c === 'Z' ? 'Y' : c === '9' ? '8' : String.fromCharCode(c.charCodeAt(0) + 1);
   const out = xml.slice(0, index) + other + xml.slice(index + 1);
   expect(out).toHaveLength(xml.length);
