@@ -1,5 +1,5 @@
 import { clusterBaseUrl, isRmsError } from '@openrms/domain';
-import { certificateNodes, childElement, escapeXmlAttribute, isNil, NS, parseXmlSecurely, XmlWriter } from '@openrms/soap';
+import { certificateNodes, childElement, escapeXmlAttribute, isNil, NS, parseXmlSecurely, readBoundedText, XmlWriter } from '@openrms/soap';
 import { parseFaultString, RmsClientError } from './rms-client-error';
 
 /** The services a client calls, with their path under the cluster's `_wmcs` base and namespace. */
@@ -125,7 +125,13 @@ export class SoapTransport {
     } catch (e) {
       throw new RmsClientError('network', `cannot reach ${url}: ${networkReason(e, this.#timeoutMs)}`, { operation: c.operation, cause: e });
     }
-    const text = await readLimited(res, this.#maxResponseBytes, url, c.operation);
+    const max = this.#maxResponseBytes;
+    const text = await readBoundedText(res, max, (why) =>
+      new RmsClientError('protocol', why.kind === 'not-utf8' ? `the answer from ${url} is not UTF-8 text` : `the answer from ${url} is larger than ${max} bytes`, {
+        httpStatus: res.status,
+        operation: c.operation,
+      }),
+    );
     if (res.status === 401) {
       throw new RmsClientError('unauthorized', `the server refused the user name or password for ${this.user}`, { httpStatus: 401, operation: c.operation });
     }
@@ -155,31 +161,6 @@ export function buildRequestEnvelope(ns: string, operation: string, body: XmlWri
   );
 }
 
-async function readLimited(res: Response, max: number, url: string, operation: string): Promise<string> {
-  const declared = Number(res.headers.get('content-length') ?? NaN);
-  if (Number.isFinite(declared) && declared > max) {
-    throw new RmsClientError('protocol', `the answer from ${url} is larger than ${max} bytes`, { httpStatus: res.status, operation });
-  }
-  if (!res.body) return '';
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > max) {
-      await reader.cancel().catch(() => undefined);
-      throw new RmsClientError('protocol', `the answer from ${url} is larger than ${max} bytes`, { httpStatus: res.status, operation });
-    }
-    chunks.push(value);
-  }
-  try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks));
-  } catch {
-    throw new RmsClientError('protocol', `the answer from ${url} is not UTF-8 text`, { httpStatus: res.status, operation });
-  }
-}
 
 /**
  * Reads a SOAP 1.1 response: the operation's `<OpResponse>` element, or a fault turned into an

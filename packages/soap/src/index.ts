@@ -22,3 +22,4 @@ export * from './services/precertification-service';
 export * from './services/group-expansion-service';
 export * from './services/decommission-service';
 export * from './clients/group-expansion-client';
+export * from './read-bounded-text';

@@ -4,6 +4,7 @@ import { NS } from '../namespaces';
 import { parseXmlSecurely } from '../parse-xml-securely';
 import { GROUP_EXPANSION_LIMITS, GROUP_EXPANSION_NS } from '../services/group-expansion-service';
 import { escapeXmlText } from '../xml-writer';
+import { readBoundedText } from '../read-bounded-text';
 
 const ACTION = `${GROUP_EXPANSION_NS}/IsPrincipalMemberOf`;
 // Windows servers send 1.0.0.0/1.0.0.0 on every server-to-server call (MS-RMPRS note <9>).
@@ -126,7 +127,17 @@ export async function isPrincipalMemberOf(
     await res.body?.cancel().catch(() => undefined);
     throw new GroupExpansionFaultError('AccessDenied', `${url} refused the credentials of ${credentials.name} (HTTP ${res.status})`, '', '');
   }
-  const text = await readBounded(res, url, options.maxResponseBytes ?? 64 * 1024);
+  const maxBytes = options.maxResponseBytes ?? 64 * 1024;
+  const text = await readBoundedText(res, maxBytes, (why) =>
+    new RmsError(
+      'Unavailable',
+      why.kind === 'not-utf8'
+        ? `${url} answered with a body that is not UTF-8`
+        : why.declared !== undefined
+          ? `${url} answered with ${why.declared} bytes; the limit is ${maxBytes}`
+          : `${url} answered with more than ${maxBytes} bytes`,
+    ),
+  );
   let doc: Document;
   try {
     doc = parseXmlSecurely(text);
@@ -173,29 +184,3 @@ function faultError(url: string, fault: Element, envNs: string): GroupExpansionF
   return new GroupExpansionFaultError(code, `${url} refused IsPrincipalMemberOf: ${faultString || 'fault without a faultstring'}`, faultName, faultString);
 }
 
-async function readBounded(res: Response, url: string, maxBytes: number): Promise<string> {
-  const declared = Number(res.headers.get('content-length'));
-  if (Number.isFinite(declared) && declared > maxBytes) {
-    await res.body?.cancel().catch(() => undefined);
-    throw new RmsError('Unavailable', `${url} answered with ${declared} bytes; the limit is ${maxBytes}`);
-  }
-  if (!res.body) return '';
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > maxBytes) {
-      await reader.cancel().catch(() => undefined);
-      throw new RmsError('Unavailable', `${url} answered with more than ${maxBytes} bytes`);
-    }
-    chunks.push(value);
-  }
-  try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks));
-  } catch {
-    throw new RmsError('Unavailable', `${url} answered with a body that is not UTF-8`);
-  }
-}
