@@ -2,13 +2,12 @@ import { randomUUID } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
 import { endpointPath, type DaclRight, isRmsError, RmsError } from '@openrms/domain';
-import type { AuthenticatedPrincipal, ClusterRuntime } from '@openrms/issuance';
+import { type AuthenticatedPrincipal, type ClusterRuntime, parseBasicAuthorization } from '@openrms/issuance';
 import { buildSoapFault, type ServiceDescription, type SoapEndpoint, wsdlForRequest } from '@openrms/soap';
 import type { SignOnThrottle } from '@openrms/jobs';
 import type { Store } from '@openrms/store';
 import { ADMIN_API_PATH, adminApi } from './admin-api';
 import { ADMIN_PAGES_PATH, adminPages } from './admin-pages/admin-pages';
-import { parseBasicAuth } from './basic-auth';
 import { BodyError, readBody } from './read-body';
 import { rateLimitedLog } from './rate-limited-log';
 import { createSignOnGuard, SignOnThrottledError } from './sign-on-guard';
@@ -232,7 +231,7 @@ export function createApp(deps: AppDeps): express.Express {
           at: new Date(),
           operation: `${actionName(req)} (forwarded)`,
           endpoint: full,
-          principal: parseBasicAuth(req.get('authorization'))?.name ?? null,
+          principal: parseBasicAuthorization(req.get('authorization'))?.name ?? null,
           result: r.status < 400 ? 'ok' : (r.fault ?? `HTTP ${r.status}`),
           durationMs: Math.round(Number(process.hrtime.bigint() - started) / 1e6),
           serverId: runtime.serverId,
@@ -283,7 +282,7 @@ export function createApp(deps: AppDeps): express.Express {
       if (e instanceof SignOnThrottledError) {
         // Refused before any password check, the body unread: a guesser learns nothing and costs little.
         const f = buildSoapFault(soapVersionOf(req), e, { correlationId: res.locals.requestId as string });
-        logRefusal(parseBasicAuth(req.get('authorization'))?.name ?? null, 'HTTP 429 too many failed sign-ons');
+        logRefusal(parseBasicAuthorization(req.get('authorization'))?.name ?? null, 'HTTP 429 too many failed sign-ons');
         res.set('Retry-After', String(e.retryAfterSeconds)).set('Connection', 'close').status(429).type(f.contentType).send(f.body);
         return;
       }

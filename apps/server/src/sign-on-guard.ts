@@ -1,8 +1,7 @@
 import type { Request } from 'express';
 import { RmsError } from '@openrms/domain';
-import type { ClusterRuntime, SignOnResult } from '@openrms/issuance';
+import { type ClusterRuntime, parseBasicAuthorization, type SignOnResult } from '@openrms/issuance';
 import type { SignOnThrottle } from '@openrms/jobs';
-import { parseBasicAuth } from './basic-auth';
 
 /** Refused before any credential check: too many failed sign-ons from this user or address. */
 export class SignOnThrottledError extends RmsError {
@@ -31,7 +30,7 @@ export function createSignOnGuard(runtime: ClusterRuntime, throttle: SignOnThrot
       if (!throttle || !authorization) return runtime.signOn(authorization);
       const address = req.socket.remoteAddress ?? 'unknown';
       // Only Basic names its account before the check; a Negotiate ticket is counted by address.
-      const claimed = parseBasicAuth(authorization)?.name ?? null;
+      const claimed = parseBasicAuthorization(authorization)?.name ?? null;
       const blocked = await throttle.blockedFor(claimed, address).catch(() => ({ seconds: 0, scope: null }));
       if (blocked.seconds > 0 && blocked.scope) {
         onThrottled?.(blocked.scope);
