@@ -15,24 +15,16 @@ import { ClusterRuntime } from './cluster-runtime';
 import type { Caller } from './licensing-service';
 import { changePolicy } from './policy-admin';
 import { addGroup, addUser } from './principal-admin';
-import { FakeClient } from './testing/fake-client';
+import { callerNamed, certifiedClient, FakeClient } from './testing/fake-client';
 import { provisionedSqlite, type ProvisionedSqlite } from './testing/provisioned-sqlite';
 
 const clock = fixedClock(new Date());
 let db: ProvisionedSqlite;
 let rt: ClusterRuntime;
 
-async function caller(name: string): Promise<Caller> {
-  const p = await db.store.principals.getByName(name);
-  return { requestId: `req-${name}`, principal: { id: p.id, name: p.name, email: p.email! } };
-}
+const caller = (name: string): Promise<Caller> => callerNamed(db.store, name);
 
-async function certified(name: string): Promise<FakeClient> {
-  const c = new FakeClient(clock.now());
-  const { chain } = await rt.licensing.certify(await caller(name), { machineChain: [c.spc], persistent: true });
-  c.acceptRac(chain);
-  return c;
-}
+const certified = async (name: string): Promise<FakeClient> => certifiedClient(rt.licensing, await caller(name), clock.now());
 
 async function codeOf(p: Promise<unknown>): Promise<RmsErrorCode | string> {
   return p.then(

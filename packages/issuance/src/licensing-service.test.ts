@@ -11,7 +11,7 @@ import { changePolicy } from './policy-admin';
 import { addGroup, addUser } from './principal-admin';
 import { provisionRootCluster } from './provision-root';
 import { addTemplate } from './template-admin';
-import { FakeClient } from './testing/fake-client';
+import { callerNamed, certifiedClient, FakeClient } from './testing/fake-client';
 
 const KEY_PASSWORD = 'cluster-key-password';
 let dir: string;
@@ -20,10 +20,7 @@ let store: Store;
 let rt: ClusterRuntime;
 const clock = fixedClock(new Date());
 
-async function caller(name: string): Promise<Caller> {
-  const p = await store.principals.getByName(name);
-  return { requestId: `req-${name}`, principal: { id: p.id, name: p.name, email: p.email! } };
-}
+const caller = (name: string): Promise<Caller> => callerNamed(store, name);
 
 async function expectCode(p: Promise<unknown>, code: RmsErrorCode): Promise<void> {
   const e = await p.then(
@@ -37,9 +34,7 @@ const clients = new Map<string, FakeClient>();
 async function certified(name: string): Promise<FakeClient> {
   let c = clients.get(name);
   if (!c) {
-    c = new FakeClient(clock.now());
-    const { chain } = await rt.licensing.certify(await caller(name), { machineChain: [c.spc], persistent: true });
-    c.acceptRac(chain);
+    c = await certifiedClient(rt.licensing, await caller(name), clock.now());
     clients.set(name, c);
   }
   return c;

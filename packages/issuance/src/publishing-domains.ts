@@ -108,17 +108,10 @@ export interface ImportPublishingDomainInput {
   clock?: Clock;
 }
 
-export interface PublishingDomainSummary {
-  keyId: string;
-  sourceClusterId: string;
-  kind: string;
-  name: string;
-  url: string;
-  serverGuid: string;
-  publicKeySha256: string;
+export type PublishingDomainSummary = Pick<StoredPublishingDomain, 'keyId' | 'sourceClusterId' | 'kind' | 'name' | 'url' | 'serverGuid' | 'publicKeySha256'> & {
   slcValidUntil: Date | undefined;
   importedAt: Date;
-}
+};
 
 function summarise(d: StoredPublishingDomain): PublishingDomainSummary {
   let slcValidUntil: Date | undefined;

@@ -3,6 +3,8 @@
  * server-side use-cases: real keys, real signatures, no shortcuts through the server's internals.
  */
 import { randomBytes } from 'node:crypto';
+import type { Store } from '@openrms/store';
+import type { Caller, LicensingService } from '../licensing-service';
 import { newBracedGuid, type RightGrant } from '@openrms/domain';
 import { ContentKey, RsaKeyPair } from '@openrms/keys';
 import {
@@ -77,4 +79,18 @@ export class FakeClient {
     });
     return { pl: signXrml(unsigned, clcKey), unsigned, contentKey, contentId };
   }
+}
+
+/** The caller a signed-on user would be, read from the store by name. */
+export async function callerNamed(store: Store, name: string, requestId = `req-${name}`): Promise<Caller> {
+  const p = await store.principals.getByName(name);
+  return { requestId, principal: { id: p.id, name: p.name, email: p.email! } };
+}
+
+/** A fake client whose machine the cluster certified for `caller` (its RAC accepted). */
+export async function certifiedClient(licensing: Pick<LicensingService, 'certify'>, caller: Caller, now: Date): Promise<FakeClient> {
+  const c = new FakeClient(now);
+  const { chain } = await licensing.certify(caller, { machineChain: [c.spc], persistent: true });
+  c.acceptRac(chain);
+  return c;
 }
