@@ -136,9 +136,12 @@ describe.each(targets)('DACL administration on %s, two members', (_label, makeDb
         body: envelope({ header: versionData(SERVER_NS), body: `<GetLicensorCertificate xmlns="${SERVER_NS}"/>` }),
       }),
     );
-  /** Every member answers `who` with `status` within 6 s (members re-read DACLs every 5 s). */
+  /**
+   * Every member comes to answer with `status` by itself (members re-read DACLs every 5 s); the
+   * deadline is for a loaded machine, not a speed check.
+   */
   const onEveryMember = (call: (base: string) => Promise<{ status: number }>, status: number) =>
-    Promise.all(members.map((m) => within(6000, async () => (await call(m)).status === status)));
+    Promise.all(members.map((m) => within(60_000, async () => (await call(m)).status === status)));
 
   const change = (body: Record<string, unknown>, who: Credentials = admin) => api(members[0]!, 'POST', '/dacl', { auth: who, json: body });
   const auditLog = async (limit = 200) => (await api(members[0]!, 'GET', `/audit?limit=${limit}`, { auth: admin })).body.entries as any[];
@@ -162,9 +165,7 @@ describe.each(targets)('DACL administration on %s, two members', (_label, makeDb
     expect(cli.stderr).toBe('');
     expect(cli.code).toBe(0);
     expect(cli.stdout.trim()).toBe(`${SERVER_CERT}: allow Execute for "bob" added`);
-    const took = await onEveryMember((m) => certify(m, bob), 200);
-    // Every member picked the grant up by itself (its refresh); the deadline is for a loaded machine, not a speed check.
-    expect(Math.max(...took)).toBeLessThanOrEqual(60_000);
+    await onEveryMember((m) => certify(m, bob), 200);
     const ok = await certify(members[1]!, bob);
     expect(certificatesIn(ok.text).length).toBeGreaterThanOrEqual(2);
     expect((await snapshot()).version).toBe(versionBefore + 1);
