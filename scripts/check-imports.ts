@@ -27,6 +27,7 @@ const OWNED_MODULES: Record<string, string[]> = {
   express: ['@openrms/server'],
   ldapts: ['@openrms/directory'],
   kerberos: ['@openrms/directory'],
+  pkcs11js: ['@openrms/keys'],
   zod: ['@openrms/config'],
   yaml: ['@openrms/config'],
 };

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 PNPM_VERSION=10.34.9
 APT_PACKAGES=(xmlsec1 python3-zeep libxml2-utils sqlite3 haproxy postgresql redis-server chromium
-  slapd ldap-utils krb5-kdc krb5-admin-server krb5-user libkrb5-dev python3-gssapi samba samba-ad-dc samba-ad-provision winbind curl systemd)
+  slapd ldap-utils krb5-kdc krb5-admin-server krb5-user libkrb5-dev python3-gssapi samba samba-ad-dc samba-ad-provision winbind curl systemd softhsm2)
 
 log() { printf '[dev] %s\n' "$*" >&2; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }

@@ -1,6 +1,7 @@
+import type { KeyObject } from 'node:crypto';
 import { newBracedGuid, parseGrantSpec } from '@openrms/domain';
 import { addUser } from '@openrms/issuance';
-import { ContentKey } from '@openrms/keys';
+import { ContentKey, RsaKeyPair } from '@openrms/keys';
 import { certificateFragment } from '@openrms/soap';
 import {
   buildPublishingLicense,
@@ -28,6 +29,8 @@ type Credentials = { name: string; password: string };
 const olive = { name: 'olive', email: 'olive@example.test', password: 'olive-password-1' };
 const carol = { name: 'carol', email: 'carol@example.test', password: 'carol-password-1' };
 const pat = { name: 'pat', email: 'pat@example.test', password: 'pat-password-1' };
+/** Allowed on the endpoint (RMS Service Group), but owns nothing. */
+const sam = { name: 'sam', email: 'sam@example.test', password: 'sam-password-1' };
 
 const certs = (name: string, chain: readonly string[]) => `<${name}>${chain.map((c) => `<Certificate>${certificateFragment(c)}</Certificate>`).join('')}</${name}>`;
 
@@ -49,20 +52,27 @@ describe('EditIssuanceLicense against a cluster member', () => {
     `<UnsignedIssuanceLicense>${certificateFragment(unsigned)}</UnsignedIssuanceLicense>` +
     `</EditIssuanceLicenseParams></RequestParams></EditIssuanceLicense>`;
 
-  function draft(grants: string[], editable: boolean, contentId = newBracedGuid()) {
+  function draft(grants: string[], editable: boolean, contentId = newBracedGuid(), opts: { server?: { serverGuid: string; publicKey: KeyObject }; templateGuid?: string } = {}) {
     const slc = readCertificate(parseXrml(root.server.runtime.getLicensorCertificate()[0]!));
     const contentKey = ContentKey.generate();
     const erd = buildRightsData({
       issuedTime: new Date(),
       descriptorGuid: newBracedGuid(),
-      policy: { contentId, ownerEmail: olive.email, grants: grants.flatMap(parseGrantSpec), ...(editable ? { appSpecific: { Allow_Server_Editing: 'True' } } : {}) },
+      policy: {
+        contentId,
+        ownerEmail: olive.email,
+        grants: grants.flatMap(parseGrantSpec),
+        ...(editable ? { appSpecific: { Allow_Server_Editing: 'True' } } : {}),
+        ...(opts.templateGuid ? { templateGuid: opts.templateGuid } : {}),
+      },
     });
+    const server = opts.server ?? { serverGuid: slc.principal.id, publicKey: slc.principal.publicKey };
     const unsigned = buildPublishingLicense({
       issuedTime: new Date(),
       issuer: issuerFromCertificate(slc),
       licensingUrl: `${base}/_wmcs/licensing`,
-      server: { serverGuid: slc.principal.id, publicKey: slc.principal.publicKey, version: '6.1.0.0', sku: 'OpenRMS' },
-      enablingBits: contentKey.sealTo(slc.principal.publicKey),
+      server: { ...server, version: '6.1.0.0', sku: 'OpenRMS' },
+      enablingBits: contentKey.sealTo(server.publicKey),
       contentId,
       owner: { idType: 'Federation', email: olive.email },
       encryptedRightsData: contentKey.encrypt(Buffer.from(erd), ERD_AAD),
@@ -85,6 +95,7 @@ describe('EditIssuanceLicense against a cluster member', () => {
     await addUser(root.db.url, { ...olive, groups: ['RMS Service Group'] });
     await addUser(root.db.url, { ...carol, groups: [] });
     await addUser(root.db.url, { ...pat, groups: [] });
+    await addUser(root.db.url, { ...sam, groups: ['RMS Service Group'] });
   }, 120_000);
 
   afterAll(async () => {
@@ -140,6 +151,43 @@ describe('EditIssuanceLicense against a cluster member', () => {
     const r3 = await call(EDIT_NS, EDIT_PATH, 'EditIssuanceLicense', olive, twice);
     expect(r3.status).toBe(500);
     expect(faultString(r3.text)).toMatch(/^System\.ArgumentException\b/);
+  });
+
+  it('refuses a caller the endpoint lets in who neither owns the content nor is a super user', async () => {
+    const { leaf, contentId } = await publish([`${pat.email}:VIEW`], true);
+    const r = await call(EDIT_NS, EDIT_PATH, 'EditIssuanceLicense', sam, editBody(leaf, draft([`${sam.email}:VIEW`], true, contentId).unsigned));
+    expect(r.status).toBe(500);
+    expect(faultString(r.text)).toMatch(/^System\.UnauthorizedAccessException: only the owner of the content or a super user may edit/);
+  });
+
+  it('answers the spec’s other faults, each for its cause ([MS-RMSI] 3.4.4.1, 3.1.4.2)', async () => {
+    const { leaf, unsigned, contentId } = await publish([`${pat.email}:VIEW`], true);
+    const elsewhere = RsaKeyPair.generate();
+    const cases: [string, string, RegExp][] = [
+      [
+        'an unsigned PL addressed to another server',
+        editBody(leaf, draft([`${carol.email}:VIEW`], true, contentId, { server: { serverGuid: newBracedGuid(), publicKey: elsewhere.publicKey } }).unsigned),
+        /^Microsoft\.DigitalRightsManagement\.Licensing\.UnsignedIssuanceLicenseNoMatchingIssuedPrincipalException: /,
+      ],
+      [
+        'rights data naming a template that is not an official one here',
+        editBody(leaf, draft([`${carol.email}:VIEW`], true, contentId, { templateGuid: newBracedGuid() }).unsigned),
+        /^Microsoft\.DigitalRightsManagement\.Licensing\.InvalidOfficialRightsTemplateException: /,
+      ],
+      ['an unsigned PL where the signed one belongs', editBody(unsigned, unsigned), /^Microsoft\.DigitalRightsManagement\.InvalidSignedIssuanceLicenseException: /],
+      ['an unreadable unsigned PL', editBody(leaf, '<XrML version="1.2"><BODY type="LICENSE"/></XrML>'), /^System\.ArgumentException: the unsigned issuance licence is malformed/],
+      ['no EditIssuanceLicenseParams', `<EditIssuanceLicense xmlns="${EDIT_NS}"><RequestParams/></EditIssuanceLicense>`, /^System\.ArgumentNullException: /],
+      ['no RequestParams', `<EditIssuanceLicense xmlns="${EDIT_NS}"/>`, /^System\.ArgumentNullException: /],
+      [
+        'no SignedIssuanceLicense',
+        `<EditIssuanceLicense xmlns="${EDIT_NS}"><RequestParams><EditIssuanceLicenseParams><UnsignedIssuanceLicense>${certificateFragment(unsigned)}</UnsignedIssuanceLicense></EditIssuanceLicenseParams></RequestParams></EditIssuanceLicense>`,
+        /^System\.ArgumentNullException: SignedIssuanceLicense/,
+      ],
+    ];
+    for (const [what, body, fault] of cases) {
+      const r = await call(EDIT_NS, EDIT_PATH, 'EditIssuanceLicense', olive, body);
+      expect([what, r.status, faultString(r.text)]).toEqual([what, 500, expect.stringMatching(fault)]);
+    }
   });
 
   it('is restricted to RMS Service Group by default: an ordinary user is refused', async () => {

@@ -57,39 +57,71 @@ export function selfCpuSeconds(): number {
 }
 
 export interface CpuWindow {
-  /** Average cores busy over the window. */
+  /** Average cores busy over the window: the server under test (all its processes and threads). */
   serverCores: number | undefined;
-  /** The server's main thread alone (its event loop): 1.0 means the loop never waited. */
+  /**
+   * The busiest main thread (event loop) among the server's processes: 1.0 means that loop never
+   * waited. With worker processes, each has its own loop; this is the highest of them.
+   */
   serverMainCores: number | undefined;
   selfCores: number;
+  /** Cores used by each extra meter (another member, HAProxy …), by name. */
+  extraCores: Record<string, number | undefined>;
   /** Everything else on the machine (other processes, the kernel): the disturbance. */
   otherCores: number | undefined;
   serverSeconds: number | undefined;
+  /** Wall seconds of the window. */
+  wallSeconds: number;
 }
 
-/** Starts a window; call the result to close it. */
-export function cpuWindow(serverCpu: () => number | undefined, serverMainCpu: () => number | undefined = () => undefined): () => CpuWindow {
+export type CpuMeter = () => number | undefined;
+
+/**
+ * Starts a window; call the result to close it. `mainThreads` gives the main-thread CPU seconds of
+ * each server process by PID; `extra` meters are reported apart and left out of "other".
+ */
+export function cpuWindow(
+  serverCpu: CpuMeter,
+  mainThreads: () => Map<number, number> | undefined = () => undefined,
+  extra: Record<string, CpuMeter> = {},
+): () => CpuWindow {
   const t0 = process.hrtime.bigint();
   const m0 = machineBusySeconds();
   const s0 = serverCpu();
-  const e0 = serverMainCpu();
+  const e0 = mainThreads();
+  const x0 = Object.fromEntries(Object.entries(extra).map(([k, f]) => [k, f()]));
   const p0 = selfCpuSeconds();
   return () => {
     const wall = Number(process.hrtime.bigint() - t0) / 1e9;
     const m1 = machineBusySeconds();
     const s1 = serverCpu();
-    const e1 = serverMainCpu();
+    const e1 = mainThreads();
     const p1 = selfCpuSeconds();
     const server = s0 !== undefined && s1 !== undefined ? s1 - s0 : undefined;
-    const main = e0 !== undefined && e1 !== undefined ? e1 - e0 : undefined;
+    let main: number | undefined;
+    if (e0 && e1) {
+      for (const [pid, after] of e1) {
+        const before = e0.get(pid);
+        if (before !== undefined) main = Math.max(main ?? 0, after - before);
+      }
+    }
+    const extraSeconds: Record<string, number | undefined> = {};
+    for (const [k, f] of Object.entries(extra)) {
+      const a = x0[k];
+      const b = f();
+      extraSeconds[k] = a !== undefined && b !== undefined ? b - a : undefined;
+    }
     const self = p1 - p0;
     const machine = m0 !== undefined && m1 !== undefined ? m1 - m0 : undefined;
+    const extraTotal = Object.values(extraSeconds).reduce<number>((a, b) => a + (b ?? 0), 0);
     return {
       serverCores: server === undefined ? undefined : server / wall,
       serverMainCores: main === undefined ? undefined : main / wall,
       selfCores: self / wall,
-      otherCores: machine === undefined ? undefined : Math.max(0, machine - self - (server ?? 0)) / wall,
+      extraCores: Object.fromEntries(Object.entries(extraSeconds).map(([k, v]) => [k, v === undefined ? undefined : v / wall])),
+      otherCores: machine === undefined ? undefined : Math.max(0, machine - self - (server ?? 0) - extraTotal) / wall,
       serverSeconds: server,
+      wallSeconds: wall,
     };
   };
 }

@@ -2,6 +2,7 @@ import { readSecretEnv } from '@openrms/config';
 import { clusterStatus, joinCluster, provisionLicensingCluster } from '@openrms/issuance';
 import { ClusterClient } from '@openrms/soap';
 import { type Command, database, databaseUrlOf, flag, str } from './command';
+import { keyProtectionFrom, keyProtectionOptions } from './key-protection-options';
 import { printJson } from './print-table';
 
 
@@ -19,7 +20,7 @@ export const clusterCommands: Command[] = [
       admin: { type: 'string', required: true, placeholder: 'NAME', help: 'First administrator of this cluster' },
       'admin-password-env': { type: 'string', required: true, placeholder: 'VAR', help: 'Environment variable holding the administrator password' },
       'admin-email': { type: 'string', placeholder: 'EMAIL', help: 'Administrator e-mail address' },
-      'key-password-env': { type: 'string', required: true, placeholder: 'VAR', help: 'Environment variable holding the new cluster key password' },
+      ...keyProtectionOptions,
       'server-name': { type: 'string', placeholder: 'NAME', help: 'Name of this first member (default: the host name)' },
     },
     async run(args, io) {
@@ -35,7 +36,7 @@ export const clusterCommands: Command[] = [
         clusterUrl: str(args, 'cluster-url')!,
         serviceAccount: str(args, 'service-account')!,
         admin: { name: str(args, 'admin')!, password: readSecretEnv(str(args, 'admin-password-env'), 'administrator password'), email: str(args, 'admin-email') },
-        keyPassword: readSecretEnv(str(args, 'key-password-env'), 'cluster key password'),
+        ...keyProtectionFrom(args),
         serverName: str(args, 'server-name'),
       });
       io.out(`provisioned licensing-only cluster ${r.clusterId} at ${r.clusterUrl}`);

@@ -12,14 +12,14 @@ import { decommissionCommands } from './decommission-commands';
 import { directoryCommands } from './directory-commands';
 import { groupCommands } from './group-commands';
 import { keyPasswordCommands } from './key-password-commands';
+import { keyProtectionFrom, keyProtectionOptions } from './key-protection-options';
 import { migrateCommands } from './migrate-commands';
 import { queueCommands } from './queue-commands';
 import { trustCommands } from './trust-commands';
+import { revokeCommands } from './revoke-commands';
 import { printJson } from './print-table';
 import { userCommands } from './user-commands';
 import { workerCommands } from './worker-commands';
-
-const keyPasswordEnv = { type: 'string', required: true, placeholder: 'VAR', help: 'Environment variable holding the cluster key password' } as const;
 
 function revocationFrom(kind: string | undefined, keyFile: string | undefined): SlcRevocation {
   if (kind === undefined || kind === 'standard') {
@@ -42,7 +42,7 @@ export const commands: Command[] = [
       admin: { type: 'string', required: true, placeholder: 'NAME', help: 'First administrator (member of RMS Administrators)' },
       'admin-password-env': { type: 'string', required: true, placeholder: 'VAR', help: 'Environment variable holding the administrator password' },
       'admin-email': { type: 'string', placeholder: 'EMAIL', help: 'Administrator e-mail address (default NAME@<cluster host>)' },
-      'key-password-env': keyPasswordEnv,
+      ...keyProtectionOptions,
       'slc-revocation': { type: 'string', placeholder: 'standard|custom', help: 'Who may revoke the SLC: its issuer (standard, the default) or also external authorities (custom)' },
       'revocation-authority-key': { type: 'string', placeholder: 'PEMFILE', help: 'Public key (PEM) of the external revocation authority, with --slc-revocation custom' },
       'server-name': { type: 'string', placeholder: 'NAME', help: 'Name of this first member (default: the host name)' },
@@ -57,7 +57,7 @@ export const commands: Command[] = [
           password: readSecretEnv(str(args, 'admin-password-env'), 'administrator password'),
           email: str(args, 'admin-email'),
         },
-        keyPassword: readSecretEnv(str(args, 'key-password-env'), 'cluster key password'),
+        ...keyProtectionFrom(args),
         revocation: revocationFrom(str(args, 'slc-revocation'), str(args, 'revocation-authority-key')),
         serverName: str(args, 'server-name'),
       });
@@ -106,6 +106,8 @@ export const commands: Command[] = [
       io.out(`valid until:  ${s.validUntil.toISOString()} (${s.daysLeft} days left)`);
       io.out(`chain length: ${s.chainLength}`);
       io.out(`key:          RSA-${s.keyBits}`);
+      const p = s.keyProtection;
+      io.out(`protection:   ${p.kind === 'pkcs11' ? `PKCS#11 token "${p.token}", key label "${p.keyLabel}" (id ${p.keyId}), module ${p.module}` : 'wrapped with the cluster key password in the database'}`);
       // The one fingerprint (SHA-256 of the SPKI DER, plain hex): `rms` and the admin overview print the same.
       io.out(`fingerprint:  ${s.keyFingerprint} (SHA-256 of the public key)`);
       if (s.rootKeyFingerprint !== s.keyFingerprint) io.out(`root key:     ${s.rootKeyFingerprint} (the root cluster's key, which clients trust)`);
@@ -168,6 +170,7 @@ export const commands: Command[] = [
   ...decommissionCommands,
   ...backupCommands,
   ...trustCommands,
+  ...revokeCommands,
   ...keyPasswordCommands,
   ...queueCommands,
   ...workerCommands,

@@ -12,8 +12,10 @@ import { BodyError, readBody } from './read-body';
 import { rateLimitedLog } from './rate-limited-log';
 import { createSignOnGuard, SignOnThrottledError } from './sign-on-guard';
 import { forwardToRoot } from './forward-to-root';
+import type { Admission } from './admission';
 import { METRICS_PATH, metricsHandler, ServerMetrics } from './metrics';
 import { QUEUE_DASHBOARD_PATH, queueRoutes, type ServerQueues } from './queue-routes';
+import { REVOCATION_LIST_ROUTE, revocationListHandler } from './revocation-list-route';
 
 export interface SoapRoute {
   /** Path under /_wmcs, e.g. /certification/server.asmx. */
@@ -46,6 +48,13 @@ export interface AppDeps {
   signOnThrottle?: SignOnThrottle;
   /** Where the background jobs run: workers over Redis, or this process (shown on /readyz). */
   jobs?: 'in-process' | 'redis';
+  /** Admission control of the SOAP requests; none: every request is worked on at once. */
+  admission?: Admission;
+  /**
+   * Under a supervisor (`serve --workers N`): /metrics answers with every worker's metrics
+   * (`scrape`), and `share` hands this worker's registry over for the supervisor to sum.
+   */
+  metricsBridge?: { scrape(): Promise<string>; share(local: ServerMetrics): void };
 }
 
 const AUTH_REALM = 'OpenRMS';
@@ -80,7 +89,9 @@ export function createApp(deps: AppDeps): express.Express {
     metrics.observeSignOnThrottled(scope);
     throttledLog({ scope }, 'sign-on refused: too many failed attempts');
   });
-  const metrics = new ServerMetrics({ runtime, store: deps.store, logger, ...(deps.queues ? { queues: deps.queues } : {}) });
+  const metrics = new ServerMetrics({ runtime, store: deps.store, logger, ...(deps.queues ? { queues: deps.queues } : {}), ...(deps.admission ? { admission: deps.admission } : {}) });
+  deps.metricsBridge?.share(metrics);
+  const admission = deps.admission;
   const app = express();
   app.locals.signOnGuard = signOnGuard;
   app.disable('x-powered-by');
@@ -215,7 +226,10 @@ export function createApp(deps: AppDeps): express.Express {
     }
   };
 
-  app.all(METRICS_PATH, metricsHandler({ metrics, runtime, store: deps.store, logger, ...(deps.metricsToken ? { token: deps.metricsToken } : {}) }));
+  app.all(METRICS_PATH, metricsHandler({ metrics, runtime, store: deps.store, logger, ...(deps.metricsToken ? { token: deps.metricsToken } : {}), ...(deps.metricsBridge ? { scrape: () => deps.metricsBridge!.scrape() } : {}) }));
+
+  // Public, like a CRL: the signed list the SLC's revocation condition names (docs/adr/0015-revocation.md).
+  app.get(REVOCATION_LIST_ROUTE, revocationListHandler(runtime));
 
   app.use('/_wmcs', async (req: Request, res: Response, next: NextFunction) => {
     const full = `/_wmcs${req.path}`;
@@ -324,25 +338,44 @@ export function createApp(deps: AppDeps): express.Express {
         logRefusal(principal.name, res.statusCode === 413 ? 'HTTP 413 body too large' : 'HTTP 400 unreadable body');
         return;
       }
-      const started = process.hrtime.bigint();
       const requestId = res.locals.requestId as string;
       const gone = res.locals.clientGone as AbortController;
-      const out = await route.endpoint(
-        { body, contentType: req.get('content-type'), soapActionHeader: req.get('soapaction'), correlationId: requestId },
-        { requestId, principal, signal: gone.signal },
-      );
-      const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      recordRequest(res, {
-        at: new Date(),
-        operation: out.operation ?? 'unknown',
-        endpoint: full,
-        principal: principal.name,
-        result: gone.signal.aborted ? 'client gone' : (out.fault ?? 'ok'),
-        durationMs: Math.round(ms),
-        serverId: runtime.serverId,
-        requestId,
-      }, metricsOperation(out.operation));
-      res.status(out.status).type(out.contentType).send(out.body);
+      // Its turn (admission.ts): after the cheap checks and the body, before any XML or key work.
+      const turn = admission ? await admission.acquire(gone.signal) : undefined;
+      if (turn && !turn.admitted) {
+        metrics.observeRejection(turn.reason);
+        if (turn.reason === 'client_gone') {
+          // Nobody is left to answer; the row says nothing was done for it.
+          logRefusal(principal.name, 'client gone');
+          return;
+        }
+        const retryAfter = admission!.retryAfterSeconds;
+        const f = buildSoapFault(soapVersionOf(req), new RmsError('ServerBusy', `The server is too busy to process this request now; try again in ${retryAfter} s`), { correlationId: requestId });
+        logRefusal(principal.name, `HTTP 503 server busy (${turn.reason})`);
+        res.set('Retry-After', String(retryAfter)).status(503).type(f.contentType).send(f.body);
+        return;
+      }
+      try {
+        const started = process.hrtime.bigint();
+        const out = await route.endpoint(
+          { body, contentType: req.get('content-type'), soapActionHeader: req.get('soapaction'), correlationId: requestId },
+          { requestId, principal, signal: gone.signal },
+        );
+        const ms = Number(process.hrtime.bigint() - started) / 1e6;
+        recordRequest(res, {
+          at: new Date(),
+          operation: out.operation ?? 'unknown',
+          endpoint: full,
+          principal: principal.name,
+          result: gone.signal.aborted ? 'client gone' : (out.fault ?? 'ok'),
+          durationMs: Math.round(ms),
+          serverId: runtime.serverId,
+          requestId,
+        }, metricsOperation(out.operation));
+        res.status(out.status).type(out.contentType).send(out.body);
+      } finally {
+        turn?.ticket.release();
+      }
     }
   });
 

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { JobsConfig } from '@openrms/config';
-import { isUnrecoverableJobError, renewSlcIfDue, runExpirySweep } from '@openrms/issuance';
+import { isUnrecoverableJobError, type PublishRevocationListResult, renewSlcIfDue, runExpirySweep } from '@openrms/issuance';
 import { ClusterClient } from '@openrms/soap';
 import type { Store } from '@openrms/store';
 
@@ -14,6 +14,8 @@ export interface InProcessJobsOptions {
   onRenewed?: () => Promise<void>;
   /** Renewal with the key the member holds (ClusterRuntime.renewSlcIfDue); default: unwrap with keyPassword. */
   renew?: (o: { renewalWindowDays: number; root: Parameters<typeof renewSlcIfDue>[1]['root']; actor: string }) => ReturnType<typeof renewSlcIfDue>;
+  /** Signs the revocation list when changed or a day old (ClusterRuntime.publishRevocationList); runs on the expiry sweep's interval. */
+  publishRevocationList?: () => Promise<PublishRevocationListResult>;
 }
 
 export interface InProcessJobs {
@@ -79,6 +81,14 @@ export function startInProcessJobs(opts: InProcessJobsOptions): InProcessJobs {
     for (const w of r.warnings) logger.warn({ job: 'expiry-sweep', jobs: 'in-process' }, w);
     logger.info({ job: 'expiry-sweep', jobs: 'in-process', markedExpired: r.markedExpired, purgedLogRows: r.purgedLogRows, warnings: r.warnings.length }, 'expiry sweep done');
   });
+
+  const publish = opts.publishRevocationList;
+  if (publish) {
+    loop('revocation-list', jobs.expiryEveryMs, async () => {
+      const r = await publish();
+      logger[r.reason === 'current' ? 'debug' : 'info']({ job: 'revocation-list', jobs: 'in-process', reason: r.reason, issuedAt: r.list.issuedAt, entries: r.list.entries }, r.reason === 'current' ? 'revocation list current' : 'revocation list signed');
+    });
+  }
 
   return {
     async close() {

@@ -25,6 +25,8 @@ export interface ServerMetricsDeps {
   store: Store;
   logger: Logger;
   queues?: MetricsQueues;
+  /** Admission control of the SOAP requests (admission.ts): its queue and the requests in work. */
+  admission?: { readonly queued: number; readonly inFlight: number };
   now?: () => Date;
 }
 
@@ -55,6 +57,7 @@ export class ServerMetrics {
   readonly #duration: Histogram<'operation'>;
   readonly #faults: Counter<'operation' | 'fault'>;
   readonly #throttled: Counter<'scope'>;
+  readonly #rejected: Counter<'reason'>;
   #queueScrape: { at: number; value: Promise<QueueStatus[] | undefined> } | undefined;
 
   constructor(private readonly deps: ServerMetricsDeps) {
@@ -88,9 +91,38 @@ export class ServerMetrics {
       labelNames: ['scope'],
       registers,
     });
+    this.#rejected = new Counter({
+      name: 'openrms_requests_rejected_total',
+      help: 'SOAP requests turned away by admission control before any work: queue_full and wait_timeout were answered 503, client_gone had hung up while waiting',
+      labelNames: ['reason'],
+      registers,
+    });
+    for (const reason of ['queue_full', 'wait_timeout', 'client_gone']) this.#rejected.inc({ reason }, 0);
+    const admission = deps.admission;
+    if (admission) {
+      new Gauge({
+        name: 'openrms_requests_queued',
+        help: 'SOAP requests waiting for their turn (admission control)',
+        registers,
+        collect() {
+          this.set(admission.queued);
+        },
+      });
+      new Gauge({
+        name: 'openrms_requests_in_flight',
+        help: 'SOAP requests being worked on (admission control)',
+        registers,
+        collect() {
+          this.set(admission.inFlight);
+        },
+      });
+    }
     const { runtime, store } = deps;
+    // Under `serve --workers N` the supervisor sums each series over the workers (prom-client's
+    // AggregatorRegistry); what every worker reads from the same place is reported once ('first').
     new Gauge({
       name: 'openrms_slc_expiry_seconds',
+      aggregator: 'first',
       help: "Seconds until the active server licensor certificate's UNTIL (negative once expired)",
       registers,
       collect() {
@@ -102,6 +134,7 @@ export class ServerMetrics {
     new Gauge({
       name: 'openrms_slc_not_after_timestamp_seconds',
       help: "The active server licensor certificate's UNTIL (Unix time); alert on it minus time()",
+      aggregator: 'first',
       registers,
       collect() {
         const until = runtime.slc.validUntil;
@@ -113,6 +146,7 @@ export class ServerMetrics {
     new Gauge({
       name: 'openrms_slc_last_renewal_timestamp_seconds',
       help: 'When the SLC was last renewed (Unix time), as recorded by the renewal job; absent before the first renewal',
+      aggregator: 'first',
       registers,
       async collect() {
         try {
@@ -156,6 +190,7 @@ export class ServerMetrics {
     new Gauge({
       name: 'openrms_redis_up',
       help: 'Whether Redis answered the last scrape of the job queues (1) or not (0)',
+      aggregator: 'min',
       registers,
       async collect() {
         this.set((await snapshot()) ? 1 : 0);
@@ -165,6 +200,7 @@ export class ServerMetrics {
       name: 'openrms_queue_jobs',
       help: 'Jobs in each BullMQ queue by state',
       labelNames: ['queue', 'state'],
+      aggregator: 'first',
       registers,
       async collect() {
         const s = await snapshot();
@@ -176,6 +212,7 @@ export class ServerMetrics {
       name: 'openrms_queue_failed_jobs',
       help: 'Failed jobs kept in each BullMQ queue (retry or clean them with rmsctl queues)',
       labelNames: ['queue'],
+      aggregator: 'first',
       registers,
       async collect() {
         const s = await snapshot();
@@ -187,6 +224,7 @@ export class ServerMetrics {
       name: 'openrms_queue_scheduler_next_run_timestamp_seconds',
       help: 'When each job scheduler next produces a job (Unix time)',
       labelNames: ['queue', 'scheduler'],
+      aggregator: 'first',
       registers,
       async collect() {
         const s = await snapshot();
@@ -221,6 +259,10 @@ export class ServerMetrics {
     })();
     this.#queueScrape = { at: nowMs, value };
     return value;
+  }
+
+  observeRejection(reason: 'queue_full' | 'wait_timeout' | 'client_gone'): void {
+    this.#rejected.inc({ reason });
   }
 
   observeSignOnThrottled(scope: 'user' | 'address'): void {
@@ -263,6 +305,8 @@ export interface MetricsRouteDeps {
   logger: Logger;
   /** Bearer token for Prometheus scrapers (RMS_METRICS_TOKEN); admins may always use Basic. */
   token?: string;
+  /** The text to answer with instead of this process's registry: every worker's, summed by the supervisor. */
+  scrape?: () => Promise<string>;
 }
 
 const BEARER_CHALLENGE = 'Bearer realm="OpenRMS metrics"';
@@ -273,6 +317,7 @@ const BEARER_CHALLENGE = 'Bearer realm="OpenRMS metrics"';
  */
 export function metricsHandler(deps: MetricsRouteDeps) {
   const { metrics, runtime, store, logger, token } = deps;
+  const scrape = deps.scrape ?? (() => metrics.registry.metrics());
   const challenge = (res: Response) => res.set('WWW-Authenticate', token ? [BEARER_CHALLENGE, ...adminChallenges(runtime)] : adminChallenges(runtime));
   const fail = (res: Response, err: unknown) => {
     logger.error({ requestId: res.locals.requestId, err }, 'metrics request failed');
@@ -302,7 +347,7 @@ export function metricsHandler(deps: MetricsRouteDeps) {
       return;
     }
     try {
-      const body = await metrics.registry.metrics();
+      const body = await scrape();
       res.status(200).set('Cache-Control', 'no-store').type(metrics.registry.contentType).send(body);
     } catch (err) {
       fail(res, err);

@@ -8,6 +8,7 @@ import { isPrincipalMemberOf as askPeer } from '@openrms/soap';
 import { ClusterRuntime } from '@openrms/issuance';
 import { createSignOnThrottle } from '@openrms/jobs';
 import { openStore, type Store } from '@openrms/store';
+import { Admission } from './admission';
 import { createApp } from './create-app';
 import { drainHttpServer } from './drain-http-server';
 import { type InProcessJobs, startInProcessJobs } from './in-process-jobs';
@@ -61,6 +62,10 @@ export interface ServerExtras {
   queues?: { redisUrl: string; prefix?: string };
   /** A server already listening (`serve --setup`): it is handed this member's app instead of a new socket being opened. */
   server?: Server;
+  /** Without Redis, run the SLC renewal and expiry sweep here (default); false: a supervisor runs them. */
+  inProcessJobs?: boolean;
+  /** Under a supervisor: /metrics sums every worker (see createApp). */
+  metricsBridge?: Parameters<typeof createApp>[0]['metricsBridge'];
 }
 
 /**
@@ -111,9 +116,11 @@ export async function startServer(config: ServerConfig, logger: Logger = createL
   const queues: ServerQueues | undefined = queueTarget ? openServerQueues({ ...queueTarget, logger }) : undefined;
   // Failed sign-ons are counted cluster-wide through Redis when this member has it, else per member.
   const signOnThrottle = createSignOnThrottle({ redisUrl: queueTarget?.redisUrl, prefix: queueTarget?.prefix });
+  const admission = new Admission(config.admission);
   const app = createApp({ runtime, store, routes: soapRoutes(runtime, { maxBodyBytes: config.maxBodyBytes, logger }),
-    forwards: rootForwards(runtime), maxBodyBytes: config.maxBodyBytes, logger, jobs: jobsMode, signOnThrottle,
-    ...(metricsConfig.token ? { metricsToken: metricsConfig.token } : {}), ...(queues ? { queues } : {}) });
+    forwards: rootForwards(runtime), maxBodyBytes: config.maxBodyBytes, logger, jobs: jobsMode, signOnThrottle, admission,
+    ...(metricsConfig.token ? { metricsToken: metricsConfig.token } : {}), ...(queues ? { queues } : {}),
+    ...(extras.metricsBridge ? { metricsBridge: extras.metricsBridge } : {}) });
   // Negotiate tokens of people in many groups reach 64 KiB (a Kerberos PAC); Node's default header cap is 16 KiB.
   const serverOptions = { maxHeaderSize: 80 * 1024 };
   const server: Server = extras.server ?? (config.tls ? createHttpsServer({ ...serverOptions, cert: config.tls.cert, key: config.tls.key }, app) : createHttpServer(serverOptions, app));
@@ -147,10 +154,10 @@ export async function startServer(config: ServerConfig, logger: Logger = createL
   const url = `${config.tls ? 'https' : 'http'}://${host}:${addr.port}`;
   logger.info({ url, cluster: runtime.cluster.id, kind: runtime.cluster.kind, server: runtime.serverId, auth: config.authSchemes, ...(config.kerberos ? { spn: config.kerberos.spn } : {}) }, 'OpenRMS server listening');
   let inProcessJobs: InProcessJobs | undefined;
-  if (jobsMode === 'in-process') {
-    inProcessJobs = startInProcessJobs({ store, keyPassword: config.keyPassword, jobs: config.jobs, logger, serverName: config.serverName, onRenewed: () => runtime.refresh(), renew: (o) => runtime.renewSlcIfDue(o) });
+  if (jobsMode === 'in-process' && extras.inProcessJobs !== false) {
+    inProcessJobs = startInProcessJobs({ store, keyPassword: config.keyPassword, jobs: config.jobs, logger, serverName: config.serverName, onRenewed: () => runtime.refresh(), renew: (o) => runtime.renewSlcIfDue(o), publishRevocationList: () => runtime.publishRevocationList() });
     logger.info({ jobs: 'in-process', renewalEveryMs: config.jobs.renewalEveryMs, expiryEveryMs: config.jobs.expiryEveryMs }, 'no Redis configured: this server runs the SLC renewal and expiry sweep itself');
-  } else {
+  } else if (jobsMode === 'redis' && extras.inProcessJobs !== false) {
     logger.info({ jobs: 'redis' }, 'Redis configured: `rmsctl worker` processes run the SLC renewal and expiry sweep');
   }
   return {

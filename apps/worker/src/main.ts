@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import pino, { type Logger } from 'pino';
 import { loadWorkerConfig, readMemberConfig, redisDisplayUrl, settingArgOptions, settingFlags, type WorkerConfig } from '@openrms/config';
 import { RmsError } from '@openrms/domain';
-import { checkClusterKeyPassword, isUnrecoverableJobError, renewSlcIfDue, runExpirySweep } from '@openrms/issuance';
+import { checkClusterKeyPassword, isUnrecoverableJobError, publishRevocationList, renewSlcIfDue, runExpirySweep } from '@openrms/issuance';
 import { closeRedis, connectWorkerRedis, DEFAULT_PREFIX, ensureSchedulers, keepSchedulers, startWorkers, type WorkerEvent } from '@openrms/jobs';
 import { ClusterClient } from '@openrms/soap';
 import { openStore, type Store } from '@openrms/store';
@@ -117,6 +117,13 @@ async function run(config: WorkerConfig, store: Store, logger: Logger, prefix: s
         const r = await runExpirySweep(store, { retentionDays: jobs.retentionDays, warnDays: jobs.warnDays });
         for (const w of r.warnings) logger.warn({ jobId: job.id }, w);
         return serialise(r);
+      },
+      async revocationList(job) {
+        // Signs only when the revocations changed or the list is a day old; members sign changes at once too.
+        const r = await publishRevocationList(store, { key: clusterKey });
+        const out = { reason: r.reason, issuedAt: r.list.issuedAt, nextUpdate: r.list.nextUpdate, entries: r.list.entries };
+        logger[r.reason === 'current' ? 'debug' : 'info']({ jobId: job.id, ...out }, r.reason === 'current' ? 'revocation list current' : 'revocation list signed');
+        return out;
       },
     },
   });

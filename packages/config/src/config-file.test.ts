@@ -27,9 +27,14 @@ const SAMPLE: Record<SettingKey, string> = {
   database: 'sqlite:/srv/rms/rms.db',
   listen: '0.0.0.0:8443',
   'key-password-env': 'KEY_PW',
+  'pkcs11-pin-env': 'HSM_PIN',
   'tls-cert': '/etc/openrms/cert.pem',
   'tls-key': '/etc/openrms/key.pem',
   'max-body': '2m',
+  workers: '3',
+  'admission-concurrency': '2',
+  'admission-queue': '0',
+  'admission-wait': '750ms',
   'server-name': 'member1',
   'log-level': 'warn',
   'state-dir': '/var/lib/openrms',
@@ -147,8 +152,9 @@ describe('configuration file', () => {
       concurrency: 2,
       firstRunDelayMs: 1000,
     });
-    const w = loadWorkerConfig({}, { KEY_PW: 'pw' }, file);
-    expect(w).toMatchObject({ databaseUrl: 'sqlite:/srv/rms/rms.db', keyPassword: 'pw', workerName: 'member1', logLevel: 'warn' });
+    // The file names a token PIN variable too: the PIN opens the key (an HSM-kept cluster key).
+    const w = loadWorkerConfig({}, { KEY_PW: 'pw', HSM_PIN: 'token-pin' }, file);
+    expect(w).toMatchObject({ databaseUrl: 'sqlite:/srv/rms/rms.db', keyPassword: 'token-pin', workerName: 'member1', logLevel: 'warn' });
     expect(w.warnings).toBeUndefined();
   });
 

@@ -65,9 +65,14 @@ export const SETTING_KEYS = [
   'database',
   'listen',
   'key-password-env',
+  'pkcs11-pin-env',
   'tls-cert',
   'tls-key',
   'max-body',
+  'workers',
+  'admission-concurrency',
+  'admission-queue',
+  'admission-wait',
   'server-name',
   'log-level',
   'state-dir',
@@ -98,9 +103,14 @@ export const SETTINGS: Readonly<Record<SettingKey, SettingSpec>> = {
   database: { env: 'RMS_DATABASE_URL', members: BOTH, url: true, placeholder: 'URL', default: '(required)', help: 'Configuration database: sqlite:PATH, postgres://… or mssql://…', check: parseDatabaseUrl },
   listen: { env: 'RMS_LISTEN', members: SERVE, placeholder: 'HOST:PORT', default: '127.0.0.1:8080', help: 'Address to listen on', check: parseListen },
   'key-password-env': { env: 'RMS_KEY_PASSWORD_ENV', members: BOTH, secretEnv: true, placeholder: 'VAR', default: 'RMS_KEY_PASSWORD', help: 'Environment variable holding the cluster key password (VAR_FILE may name a file holding it)', check: parseEnvVarName },
+  'pkcs11-pin-env': { env: 'RMS_PKCS11_PIN_ENV', members: BOTH, secretEnv: true, placeholder: 'VAR', default: '(none: key-password-env opens the key)', help: 'Environment variable holding the user PIN of the PKCS#11 token that keeps the cluster key, when it is in an HSM (VAR_FILE may name a file holding it)', check: parseEnvVarName },
   'tls-cert': { env: 'RMS_TLS_CERT', members: SERVE, path: true, placeholder: 'PEMFILE', default: '(none: plain HTTP)', help: 'TLS certificate chain; with tls-key the member speaks HTTPS', check: parsePath },
   'tls-key': { env: 'RMS_TLS_KEY', members: SERVE, path: true, placeholder: 'PEMFILE', default: '(none)', help: 'TLS private key', check: parsePath },
   'max-body': { env: 'RMS_MAX_BODY', legacyEnv: 'RMS_MAX_BODY_BYTES', members: SERVE, placeholder: 'SIZE', default: '1m', help: 'Largest accepted request body (1k to 64m)', check: parseByteSize },
+  workers: { env: 'RMS_WORKERS', members: SERVE, placeholder: 'N', default: '(the number of cores)', help: 'Processes of this member that serve requests, sharing its port under one supervisor (not `rmsctl worker`); 1: one process serves alone', check: (v, w) => parseCount(v, w, 1, 256) },
+  'admission-concurrency': { env: 'RMS_ADMISSION_CONCURRENCY', members: SERVE, placeholder: 'N', default: '4', help: 'SOAP requests one worker processes at once; the rest wait in its queue, oldest first', check: (v, w) => parseCount(v, w, 1, 1024) },
+  'admission-queue': { env: 'RMS_ADMISSION_QUEUE', members: SERVE, placeholder: 'N', default: '64', help: 'SOAP requests that may wait per worker; one more is answered 503 with Retry-After at once (0: none wait)', check: (v, w) => parseCount(v, w, 0, 100_000) },
+  'admission-wait': { env: 'RMS_ADMISSION_WAIT', members: SERVE, placeholder: 'DURATION', default: '1s', help: 'Longest a SOAP request waits in the queue before it is answered 503 with Retry-After', check: parseDuration },
   'server-name': { env: 'RMS_SERVER_NAME', members: BOTH, placeholder: 'NAME', default: '(the host name; a worker: HOST:PID)', help: 'Name of this member, in logs, heartbeats and on the jobs it ran', check: nonEmpty },
   'state-dir': { env: 'RMS_STATE_DIR', members: SERVE, path: true, placeholder: 'DIR', default: '(STATE_DIRECTORY under systemd, else the temp directory)', help: 'Where this member keeps the request-log rows not yet in the database, so a crash loses none', check: parsePath },
   'log-level': { env: 'RMS_LOG_LEVEL', members: BOTH, placeholder: 'LEVEL', default: 'info', help: 'fatal, error, warn, info, debug, trace or silent', check: parseLogLevel },
@@ -156,6 +166,7 @@ export interface SettingSource {
 /** Refused keys that look like secrets: the file names a variable, never holds the secret. */
 const SECRET_KEYS: Record<string, string> = {
   'key-password': 'key-password-env',
+  'pkcs11-pin': 'pkcs11-pin-env',
   'metrics-token': 'metrics-token-env',
 };
 
@@ -178,7 +189,7 @@ function suggestionFor(key: string): string | undefined {
 function secretKeyMessage(key: string): string | undefined {
   const instead = SECRET_KEYS[key];
   if (instead) {
-    const what = key === 'key-password' ? 'the cluster key password' : 'the metrics token';
+    const what = key === 'key-password' ? 'the cluster key password' : key === 'pkcs11-pin' ? 'the token PIN' : 'the metrics token';
     return `${key}: ${what} never goes in a configuration file; set ${instead} to the name of the environment variable that holds it`;
   }
   if (!KEY_SET.has(key) && /(password|passwd|secret|token)$/i.test(key)) {
@@ -396,7 +407,8 @@ export function checkConfigFile(file: string, env: Env = process.env): { setting
     const spec = SETTINGS[key];
     const s = reader.get(key);
     if (s === undefined) {
-      const shown = spec.secretEnv ? `from $${spec.default}${env[spec.default] || env[`${spec.default}_FILE`] ? '' : ' (not set here)'}` : spec.default;
+      // A default in parentheses says what applies instead of a variable.
+      const shown = spec.secretEnv && !spec.default.startsWith('(') ? `from $${spec.default}${env[spec.default] || env[`${spec.default}_FILE`] ? '' : ' (not set here)'}` : spec.default;
       settings.push({ key, shown, from: key === 'database' ? 'not set' : 'default' });
       continue;
     }

@@ -1,7 +1,8 @@
 import { hostname } from 'node:os';
 import { RmsError } from '@openrms/domain';
 import { type ConfigFile, DATABASE_REQUIRED, type SettingFlags, type SettingKey, SettingReader } from './config-file';
-import { readSecretEnv, type Env } from './env';
+import { type Env } from './env';
+import { readKeySecret } from './key-secret';
 import { parseCount, parseCountList, parseDatabaseUrl, parseDuration, parseEnvVarName, parseLogLevel, parsePrefix, parseRedisUrl } from './setting-parsers';
 
 // The parsers moved to ./setting-parsers (config-file needs them without importing this file).
@@ -98,7 +99,7 @@ export function readJobsConfig(r: SettingReader, env: Env): JobsConfig {
 }
 
 export type WorkerFlags = JobsFlags &
-  Pick<SettingFlags, 'database' | 'keyPasswordEnv' | 'serverName' | 'logLevel'> & {
+  Pick<SettingFlags, 'database' | 'keyPasswordEnv' | 'pkcs11PinEnv' | 'serverName' | 'logLevel'> & {
     /** Deprecated: --server-name. */
     name?: string | undefined;
   };
@@ -128,11 +129,10 @@ export function loadWorkerConfig(flags: WorkerFlags, env: Env = process.env, fil
     r.warn('RMS_WORKER_NAME is deprecated; use RMS_SERVER_NAME');
     workerName = env.RMS_WORKER_NAME;
   }
-  const keyPasswordEnv = r.parse('key-password-env', parseEnvVarName) ?? 'RMS_KEY_PASSWORD';
   return {
     databaseUrl,
     redisUrl: jobs.redisUrl,
-    keyPassword: readSecretEnv(keyPasswordEnv, 'cluster key password', env),
+    keyPassword: readKeySecret(r, env),
     jobs,
     workerName: workerName || `${hostname()}:${process.pid}`,
     logLevel: r.parse('log-level', parseLogLevel) ?? 'info',

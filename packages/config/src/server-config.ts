@@ -1,12 +1,13 @@
 import { readFileSync } from 'node:fs';
-import { hostname, tmpdir } from 'node:os';
+import { availableParallelism, hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import { RmsError } from '@openrms/domain';
 import { type ConfigFile, DATABASE_REQUIRED, type SettingFlags, SettingReader } from './config-file';
 import { type Env, readSecretEnv } from './env';
 import { type JobsConfig, type JobsFlags, readJobsConfig } from './jobs-config';
+import { readKeySecret } from './key-secret';
 import { loadMetricsConfig, type MetricsConfig } from './metrics-config';
-import { type AuthScheme, type ListenAddress, parseAuthSchemes, parseByteSize, parseDatabaseUrl, parseEnvVarName, parseListen, parseLogLevel, parsePath, parseSpn } from './setting-parsers';
+import { type AuthScheme, type ListenAddress, parseAuthSchemes, parseByteSize, parseCount, parseDatabaseUrl, parseDuration, parseEnvVarName, parseListen, parseLogLevel, parsePath, parseSpn } from './setting-parsers';
 
 // Env and readSecretEnv live in ./env so jobs-config can use them without importing this file.
 export { type Env, readSecretEnv } from './env';
@@ -15,6 +16,19 @@ export { type AuthScheme, type ListenAddress, parseAuthSchemes, parseByteSize, p
 
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 export const DEFAULT_LISTEN = { host: '127.0.0.1', port: 8080 } as const;
+/** Per process: a few requests interleave (one waits on the database while another computes), the rest queue. */
+export const DEFAULT_ADMISSION = { concurrency: 4, queueLength: 64, maxWaitMs: 1000 } as const;
+
+/**
+ * How many SOAP requests one serving process works on at once, and how many may wait for their
+ * turn and for how long; past either bound a request is answered 503 with Retry-After at once.
+ */
+export interface AdmissionConfig {
+  concurrency: number;
+  /** Requests that may wait (0: none; every request beyond `concurrency` is refused). */
+  queueLength: number;
+  maxWaitMs: number;
+}
 
 export interface TlsFiles {
   cert: Buffer;
@@ -24,8 +38,12 @@ export interface TlsFiles {
 export interface ServerConfig {
   databaseUrl: string;
   listen: ListenAddress;
+  /** What opens the cluster key: its password, or the token PIN when it is kept in an HSM (pkcs11-pin-env). */
   keyPassword: string;
   maxBodyBytes: number;
+  /** Serving processes under one supervisor sharing the port; 1: this process serves alone. */
+  workers: number;
+  admission: AdmissionConfig;
   tls?: TlsFiles;
   serverName: string;
   logLevel: string;
@@ -84,8 +102,14 @@ export function loadServerConfig(flags: ServerFlags, env: Env = process.env, fil
   const databaseUrl = r.parse('database', parseDatabaseUrl);
   if (!databaseUrl) throw new RmsError('InvalidInput', DATABASE_REQUIRED);
   const listen = r.parse('listen', parseListen) ?? { ...DEFAULT_LISTEN };
-  const keyPassword = flags.keyPassword ?? readSecretEnv(r.parse('key-password-env', parseEnvVarName) ?? 'RMS_KEY_PASSWORD', 'cluster key password', env);
+  const keyPassword = flags.keyPassword ?? readKeySecret(r, env);
   const maxBodyBytes = r.parse('max-body', parseByteSize) ?? DEFAULT_MAX_BODY_BYTES;
+  const workers = r.parse('workers', (v, w) => parseCount(v, w, 1, 256)) ?? availableParallelism();
+  const admission: AdmissionConfig = {
+    concurrency: r.parse('admission-concurrency', (v, w) => parseCount(v, w, 1, 1024)) ?? DEFAULT_ADMISSION.concurrency,
+    queueLength: r.parse('admission-queue', (v, w) => parseCount(v, w, 0, 100_000)) ?? DEFAULT_ADMISSION.queueLength,
+    maxWaitMs: r.parse('admission-wait', parseDuration) ?? DEFAULT_ADMISSION.maxWaitMs,
+  };
   const certPath = r.parse('tls-cert', parsePath);
   const keyPath = r.parse('tls-key', parsePath);
   if (Boolean(certPath) !== Boolean(keyPath)) {
@@ -108,6 +132,8 @@ export function loadServerConfig(flags: ServerFlags, env: Env = process.env, fil
     listen,
     keyPassword,
     maxBodyBytes,
+    workers,
+    admission,
     ...(tls ? { tls } : {}),
     serverName,
     logLevel,
@@ -118,6 +144,18 @@ export function loadServerConfig(flags: ServerFlags, env: Env = process.env, fil
     ...(metricsVar !== undefined || metrics.token ? { metrics } : {}),
     ...(r.warnings.length ? { warnings: r.warnings } : {}),
   };
+}
+
+/**
+ * The variable the supervisor of `serve --workers N` sets on each serving process it forks: its
+ * slot (0 … N-1), which a replacement takes over with the slot's request-log spool folder.
+ */
+export const WORKER_SLOT_ENV = 'OPENRMS_WORKER_SLOT';
+
+/** This serving process's slot under a supervisor, or undefined when none set it. */
+export function readWorkerSlot(env: Env = process.env): number | undefined {
+  const v = env[WORKER_SLOT_ENV];
+  return v === undefined || v === '' ? undefined : parseCount(v, WORKER_SLOT_ENV, 0, 255);
 }
 
 export interface EmbeddedDefaults {

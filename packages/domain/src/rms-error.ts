@@ -45,6 +45,11 @@ export const RMS_ERROR_CODES = [
   'ServerRepublishIllegal',
   /** AcquireContentKey before the cluster was decommissioned (it only answers afterwards). */
   'ClusterNotDecommissioned',
+  /**
+   * AcquireContentKey: the PL names neither this cluster nor a trusted publishing domain. [MS-RMSI]
+   * 3.2.4.1 spells this exception without the `.Licensing.` of UnsignedIssuanceLicenseNoMatchingIssuedPrincipal.
+   */
+  'ContentKeyNoMatchingIssuedPrincipal',
   // transport-level (mapped to HTTP statuses or SOAP client faults)
   'MalformedRequest',
   'RequestTooLarge',
@@ -53,6 +58,8 @@ export const RMS_ERROR_CODES = [
   'AccessDenied',
   /** Too many failed sign-ons from one user or address: wait and try again (HTTP 429). */
   'TooManyRequests',
+  /** The member has more work than it can start in time: try again later or another member (HTTP 503). */
+  'ServerBusy',
   // operations (CLI, admin API, start-up)
   'NotFound',
   'AlreadyExists',

@@ -9,6 +9,7 @@ import { openPolicy } from './open-policy';
 import { subjectFor } from './subject-for';
 import { verifyPublishingLicense } from './verify-publishing-license';
 import { verifyRac } from './verify-rac';
+import { refuseRevokedPublishingLicense, refuseRevokedRac } from './revocations';
 
 export interface LicenseRequest {
   licenseeCerts: string[];
@@ -34,6 +35,7 @@ export async function acquireLicense(ctx: IssuingContext, caller: Caller, items:
 async function acquireOneLicense(ctx: IssuingContext, caller: Caller, item: LicenseRequest): Promise<{ chain: string[] }> {
   const s = ctx.state();
   const rac = verifyRac(ctx, item.licenseeCerts, s);
+  refuseRevokedRac(s, rac.info, rac.issuerKey);
   const pl = await openPublishingLicense(ctx, item.issuanceLicense, s);
   // This cluster answers for the people whose RACs it signed itself (a root) or whose directory it reads.
   const authoritative = publicKeysEqual(rac.issuerKey, s.slc.principal.publicKey);
@@ -48,7 +50,8 @@ export interface OpenedPublishingLicense {
 }
 
 export async function openPublishingLicense(ctx: IssuingContext, chain: string[], s: IssuingState): Promise<OpenedPublishingLicense> {
-  const pl = verifyPublishingLicense(chain, s);
+  const pl = verifyPublishingLicense(chain, s, ctx.verifiedDocuments);
+  refuseRevokedPublishingLicense(s, chain, pl);
   const now = ctx.clock.now();
   if (pl.validity && (now < pl.validity.from || now >= pl.validity.until)) {
     fail('IssuanceLicenseIsNotWithinValidTimeRange', 'the issuance licence is outside its validity period');

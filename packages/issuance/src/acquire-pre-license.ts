@@ -3,6 +3,7 @@ import { buildRac, issuerFromCertificate, parseXrml, readRac } from '@openrms/xr
 import { issueUseLicenseTo, openPublishingLicense, type UseLicensee } from './acquire-license';
 import { type Caller, fail, type IssuingContext, stillWanted, yieldToEventLoop } from './issuing-context';
 import type { IssuingState } from './issuing-state';
+import { isExcluded } from './policies';
 import { isValidEmail } from './principal-rules';
 import { userKeyPair } from './user-key-pair';
 
@@ -26,8 +27,6 @@ export interface PreLicenseResult {
  */
 export async function acquirePreLicense(ctx: IssuingContext, caller: Caller, items: PreLicenseRequest[]): Promise<PreLicenseResult[]> {
   const s = ctx.state();
-  // Only the root holds the users' RAC keys; a licensing-only cluster would have to ask it (Precertify).
-  if (s.cluster.kind !== 'root') fail('InvalidOperation', 'this licensing-only cluster does not hold rights account keys; pre-license at the root cluster');
   const out: PreLicenseResult[] = [];
   for (const item of items) {
     const opened = await openPublishingLicense(ctx, item.issuanceLicense, s);
@@ -53,6 +52,9 @@ export async function acquirePreLicense(ctx: IssuingContext, caller: Caller, ite
  * signed, recorded or returned: only its ISSUEDPRINCIPALS PRINCIPAL goes into the UL.
  */
 async function preCertified(ctx: IssuingContext, s: IssuingState, email: string): Promise<UseLicensee> {
+  // Only the root holds the users' RAC keys. [MS-RMSI] 3.5.4.1: a server without enough information
+  // to retrieve a person's key answers that person with InvalidLicensee (docs/adr/0017-rmsi-faults.md).
+  if (s.cluster.kind !== 'root') fail('AcquirePreLicenseInvalidLicensee', 'this licensing-only cluster does not hold rights account keys; pre-license at the root cluster');
   const identities = ctx.identities();
   const user = email && isValidEmail(email) ? await identities.findUser({ by: 'email', value: email }) : undefined;
   if (!user) fail('AcquirePreLicenseInvalidLicensee', `no user has the e-mail address ${email}`);
@@ -60,6 +62,8 @@ async function preCertified(ctx: IssuingContext, s: IssuingState, email: string)
   if (!user.email || !isValidEmail(user.email)) fail('AcquirePreLicenseInvalidLicensee', `the account of ${email} has no valid e-mail address`);
   const rowId = await identities.rowOf(user);
   const key = await userKeyPair(ctx, rowId);
+  // As AcquireLicense refuses an excluded user's RAC (PROTOCOL.md §6.5), so is their pre-licence.
+  if (isExcluded(s.policies, user.email, key.publicKey)) fail('DrmacIsExcluded', `${user.email} is excluded by policy`);
   const now = ctx.clock.now();
   const rac = readRac(
     parseXrml(

@@ -31,6 +31,11 @@ export async function changeClusterKeyPassword(input: ChangeKeyPasswordInput): P
     const cluster = await store.clusters.get();
     return store.transaction(async (tx) => {
       const row = await tx.keys.getActive(cluster.id, 'cluster');
+      const protection = ClusterKey.describeStored(row.wrappedPrivateKey);
+      if (protection.kind === 'pkcs11') {
+        // Nothing in the database to re-wrap: the token's user PIN guards the key (docs/adr/0016-pkcs11-key-protection.md).
+        throw new RmsError('InvalidInput', `the cluster key is kept in the PKCS#11 token "${protection.token}" and has no password; change the token's user PIN with its own tools (softhsm2-util, pkcs11-tool --change-pin or the HSM's), then the PIN variable of every member`);
+      }
       // A wrong current password is KeyPasswordInvalid (exit 4) before anything is written.
       const key = ClusterKey.unwrap(row.wrappedPrivateKey, input.currentPassword);
       const wrapped = key.wrap(input.newPassword);

@@ -18,7 +18,7 @@ import {
   type LdapDirectoryConfig,
   type NegotiateAcceptor,
 } from '@openrms/domain';
-import { ClusterKey } from '@openrms/keys';
+import { ClusterKey, type KeyStatus } from '@openrms/keys';
 import type { Store } from '@openrms/store';
 import { type CertificateInfo, publicKeysEqual, verifyChain } from '@openrms/xrml';
 import { type AdminFormSecret, loadAdminFormSecret } from './admin-form-secret';
@@ -34,11 +34,14 @@ import { DEFAULT_VALIDITY, type IssuingState, type ValidityPolicy } from './issu
 import { notDecommissioned } from './issuing-context';
 import { LicensingService } from './licensing-service';
 import { readPolicies, type Policies } from './policies';
-import { loadPublishingDomains, type PublishingDomain } from './publishing-domains';
+import { importPublishingDomainIn, loadPublishingDomains, type PublishingDomain, type PublishingDomainSummary } from './publishing-domains';
 import { RequestLogWriter, type RequestLogStats } from './request-log-writer';
 import { RequestLogSpool } from './request-log-spool';
 import { renewSlcIfDue, type RenewSlcOptions } from './slc-renewal';
 import { readTrustedRacIssuerKeys } from './trusted-user-domains';
+import { VerifiedDocuments } from './verified-documents';
+import { type PublishedRevocationList, publishRevocationList, type PublishRevocationListResult, readPublishedRevocationList } from './revocation-list';
+import { readRevocationSet, type RevocationSet } from './revocations';
 
 export type { AuthenticatedPrincipal } from './authenticated-principal';
 
@@ -69,6 +72,8 @@ export interface ClusterRuntimeOptions {
   peerMembership?: PeerMembershipQuery;
   /** This member's own folder: request-log rows are spooled there until they are in the database. */
   stateDir?: string;
+  /** Entries of the verified-document cache (signature results by document digest); 0 turns it off. Default 10,000. */
+  verifiedDocumentCacheEntries?: number;
 }
 
 /** Where the runtime reports what it cannot throw (it runs in the background). */
@@ -103,6 +108,10 @@ interface LoadedState {
   /** Trusted publishing domains, their keys opened (they only unseal content keys). */
   publishingDomains: PublishingDomain[];
   decommissioned: boolean;
+  /** What is revoked, and the signed list as stored, as of configuration version revocationsVersion. */
+  revocations: RevocationSet;
+  revocationList: PublishedRevocationList | undefined;
+  revocationsVersion: number;
 }
 
 /**
@@ -123,6 +132,8 @@ export class ClusterRuntime {
   #lastDirectoryErrorAt = 0;
   readonly #local: LocalDirectory;
   readonly #opts: Pick<ClusterRuntimeOptions, 'directoryFactory' | 'kerberosRealm'>;
+  /** 0 without a refresh loop: then nothing about people is cached (changes are seen at once). */
+  #principalCacheTtlMs = 0;
   /** HTTP sign-on for every endpoint and admin page of this member. */
   readonly authenticator: Authenticator;
   readonly #hooks: RuntimeHooks;
@@ -130,6 +141,8 @@ export class ClusterRuntime {
   /** The client-protocol use-cases, bound to this member's key and state. */
   readonly licensing: LicensingService;
   readonly requestLog: RequestLogWriter;
+  /** Signature results of the certificates and licences requests carried (size and hit counts for metrics). */
+  readonly verifiedDocuments: VerifiedDocuments;
 
   private constructor(
     private readonly store: Store,
@@ -138,7 +151,7 @@ export class ClusterRuntime {
     private readonly clock: Clock,
     serverId: string,
     hooks: RuntimeHooks,
-    opts: Pick<ClusterRuntimeOptions, 'directoryFactory' | 'kerberosRealm' | 'authSchemes' | 'negotiate' | 'peerMembership'>,
+    opts: Pick<ClusterRuntimeOptions, 'directoryFactory' | 'kerberosRealm' | 'authSchemes' | 'negotiate' | 'peerMembership' | 'verifiedDocumentCacheEntries'>,
     spool?: RequestLogSpool,
   ) {
     this.#key = key;
@@ -149,7 +162,11 @@ export class ClusterRuntime {
     this.#local = new LocalDirectory(store, clock, opts.kerberosRealm ?? null);
     this.#directoryKey = { fingerprint: null, generation: state.directoryGeneration };
     this.#identities = this.#buildIdentities(state);
+    this.verifiedDocuments = new VerifiedDocuments(
+      opts.verifiedDocumentCacheEntries === undefined ? {} : { maxEntries: opts.verifiedDocumentCacheEntries },
+    );
     this.licensing = new LicensingService(key, () => this.#issuingState(), store, clock, () => this.#identities, {
+      verifiedDocuments: this.verifiedDocuments,
       ...(opts.peerMembership ? { peerMembership: opts.peerMembership } : {}),
       peers: () => this.#state.peers,
       onPeerError: (domain, reason) => hooks.onPeerError?.(domain, reason),
@@ -165,7 +182,7 @@ export class ClusterRuntime {
 
   #issuingState(): IssuingState {
     const s = this.#state;
-    return { cluster: s.cluster, chain: s.chain, slc: s.leaf, racIssuerKeys: s.racIssuerKeys, policies: s.policies, validity: s.validity, publishingDomains: s.publishingDomains, decommissioned: s.decommissioned };
+    return { cluster: s.cluster, chain: s.chain, slc: s.leaf, racIssuerKeys: s.racIssuerKeys, policies: s.policies, validity: s.validity, publishingDomains: s.publishingDomains, decommissioned: s.decommissioned, revocations: s.revocations };
   }
 
   static async open(opts: ClusterRuntimeOptions): Promise<ClusterRuntime> {
@@ -199,13 +216,18 @@ export class ClusterRuntime {
       ...(opts.authSchemes ? { authSchemes: opts.authSchemes } : {}),
       ...(opts.negotiate ? { negotiate: opts.negotiate } : {}),
       ...(opts.peerMembership ? { peerMembership: opts.peerMembership } : {}),
+      ...(opts.verifiedDocumentCacheEntries !== undefined ? { verifiedDocumentCacheEntries: opts.verifiedDocumentCacheEntries } : {}),
     }, spool);
     rt.#adminFormSecret = await loadAdminFormSecret(opts.store, key, undefined, clock);
+    await rt.#publishRevocationListIfStale();
     if (opts.refreshMs !== 0) rt.#startRefresh(opts.refreshMs ?? 5000);
     return rt;
   }
 
   #startRefresh(ms: number): void {
+    // People and their groups are re-read at least as often as the rest of the state (identities.ts).
+    this.#principalCacheTtlMs = ms;
+    this.#identities.cachePrincipalsFor(ms);
     this.#timer = setInterval(() => {
       if (this.#refreshing) return;
       this.#refreshing = this.refresh()
@@ -221,9 +243,43 @@ export class ClusterRuntime {
 
   async refresh(): Promise<void> {
     this.#state = await loadState(this.store, this.#key, this.clock, this.#state);
+    this.#identities.forgetPrincipals();
     this.#applyDirectory(this.#state);
     this.#adminFormSecret = await loadAdminFormSecret(this.store, this.#key, this.#adminFormSecret, this.clock);
+    await this.#publishRevocationListIfStale();
     await this.store.servers.heartbeat(this.serverId, this.clock.now());
+  }
+
+  /**
+   * The first member to see the revocations change signs the new list (revocation-list.ts); a
+   * failure leaves the old list served and is tried again at the next refresh. Enforcement never
+   * waits for the list: it reads the revocations themselves.
+   */
+  async #publishRevocationListIfStale(): Promise<void> {
+    const s = this.#state;
+    if (s.revocationList?.digest === s.revocations.digest || s.decommissioned) return;
+    try {
+      await this.publishRevocationList();
+    } catch {
+      // Retried at the next refresh; the scheduled job reports failures.
+    }
+  }
+
+  /** Signs and stores the revocation list when changed or due (the scheduled job calls this); served here at once. */
+  async publishRevocationList(opts: { force?: boolean } = {}): Promise<PublishRevocationListResult> {
+    const r = await publishRevocationList(this.store, { key: this.#key, clock: this.clock, slc: this.#state.leaf, ...opts });
+    this.#state = { ...this.#state, revocationList: r.list };
+    return r;
+  }
+
+  /** The signed revocation list this member serves, as last read or published. */
+  get revocationList(): PublishedRevocationList | undefined {
+    return this.#state.revocationList;
+  }
+
+  /** What this member refuses as revoked, as of its last refresh. */
+  get revocations(): RevocationSet {
+    return this.#state.revocations;
   }
 
   #buildIdentities(s: LoadedState): Identities {
@@ -242,6 +298,7 @@ export class ClusterRuntime {
       local: this.#local,
       external,
       cacheTtlMs: d?.cacheTtlMs ?? 0,
+      principalCacheTtlMs: this.#principalCacheTtlMs,
       serviceGroup: d?.serviceGroup ?? null,
       adminGroup: d?.adminGroup ?? null,
       builtin: { ...s.builtinGroups, ...s.implicitGroups },
@@ -330,6 +387,21 @@ export class ClusterRuntime {
     return renewSlcIfDue(this.store, { ...opts, key: this.#key, clock: this.clock });
   }
 
+  /**
+   * Another cluster's key export becomes a trusted publishing domain, sealed to the key this member
+   * already holds (the admin pages ask for the export's password, never the cluster key password);
+   * applied here at once, on the other members at their next refresh.
+   */
+  async importPublishingDomain(input: { exportText: string; exportPassword: string; actor: string }): Promise<PublishingDomainSummary> {
+    const summary = await importPublishingDomainIn(this.store, this.#key, { ...input, clock: this.clock });
+    try {
+      await this.refresh();
+    } catch {
+      // Written: it applies at the next periodic refresh.
+    }
+    return summary;
+  }
+
   /** Whatever the Authorization header proves (Basic or Negotiate, as configured). */
   signOn(authorization: string | undefined): Promise<SignOnResult> {
     return this.authenticator.signOn(authorization);
@@ -395,8 +467,17 @@ export class ClusterRuntime {
     });
   }
 
+  /**
+   * Where the cluster key is kept and whether it signs now (a test signature verified with the
+   * public key): the HSM status of the admin overview. Never a password or PIN.
+   */
+  keyStatus(): KeyStatus {
+    return this.#key.status();
+  }
+
   async readiness(): Promise<{ ok: boolean; checks: Record<string, string> }> {
-    const checks: Record<string, string> = { key: 'ok' };
+    // A key in this process is always usable; a token's is asked (a test signature, about a millisecond).
+    const checks: Record<string, string> = { key: this.#key.protection.kind === 'password' || this.#key.status().reachable ? 'ok' : 'unreachable' };
     try {
       await this.store.ping();
       checks.database = 'ok';
@@ -452,7 +533,21 @@ async function loadState(store: Store, key: ClusterKey, clock: Clock, previous?:
     peers: await openPeers(store, key),
     publishingDomains: await loadPublishingDomains(store, key, previous?.publishingDomains),
     decommissioned: c.decommissioned,
+    ...(await loadRevocations(store, c.id, previous)),
   };
+}
+
+/**
+ * Revocations are re-read when the configuration version moved (every revoke, lift and list
+ * publication moves it). The version is read before the rows: a change committed in between is
+ * read now and read again at the next refresh, never missed.
+ */
+async function loadRevocations(store: Store, clusterId: string, previous?: LoadedState): Promise<Pick<LoadedState, 'revocations' | 'revocationList' | 'revocationsVersion'>> {
+  const version = await store.settings.configVersion();
+  if (previous && previous.revocationsVersion === version) {
+    return { revocations: previous.revocations, revocationList: previous.revocationList, revocationsVersion: version };
+  }
+  return { revocations: await readRevocationSet(store, clusterId), revocationList: await readPublishedRevocationList(store), revocationsVersion: version };
 }
 
 /** Writes the rows a spool holds that the database does not have yet (by request id), then empties it. */

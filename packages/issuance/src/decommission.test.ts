@@ -116,7 +116,10 @@ describe('decommissioning', () => {
   });
 
   it('refuses a PL published for another cluster and a PL that does not verify', async () => {
-    expect(await codeOf(rt.licensing.acquireContentKey(await caller('bob'), foreign))).toBe('UnsignedIssuanceLicenseNoMatchingIssuedPrincipal');
+    expect(await codeOf(rt.licensing.acquireContentKey(await caller('bob'), foreign))).toBe('ContentKeyNoMatchingIssuedPrincipal');
+    // Decided by ISSUEDPRINCIPALS before the signature ([MS-RMSI] 3.2.4.1): the foreign PL's leaf alone says the same.
+    expect(await codeOf(rt.licensing.acquireContentKey(await caller('bob'), [foreign[0]!]))).toBe('ContentKeyNoMatchingIssuedPrincipal');
+    expect(await codeOf(rt.licensing.acquireContentKey(await caller('bob'), ['<XrML version="1.2"><BODY/></XrML>']))).toBe('InvalidRightsLabelSignature');
     expect(await codeOf(rt.licensing.acquireContentKey(await caller('bob'), [offline.chain[0]!]))).toBe('InvalidRightsLabelSignature');
     expect(await codeOf(rt.licensing.acquireContentKey(await caller('bob'), []))).toBe('ArgumentNull');
   });

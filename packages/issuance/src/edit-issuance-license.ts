@@ -31,7 +31,9 @@ export async function editIssuanceLicense(ctx: IssuingContext, caller: Caller, r
   try {
     signed = verifyPublishingLicense(req.signedChain, s);
   } catch (e) {
-    if (isRmsError(e, 'InvalidRightsLabelSignature')) fail('InvalidSignedIssuanceLicense', e.message.replace('issuance licence', 'signed issuance licence'));
+    // [MS-RMSI] 3.4.4.1: whatever makes the signed PL unverifiable (signature, untrusted issuer,
+    // unreadable) is InvalidSignedIssuanceLicense; a key outside the crypto mode stays the common fault.
+    if (isRmsError(e) && e.code !== 'UnsupportedCryptographicSet') fail('InvalidSignedIssuanceLicense', e.message.replace('issuance licence', 'signed issuance licence'));
     throw e;
   }
   if (!isOwnServer(signed.server, s)) fail('InvalidSignedIssuanceLicense', 'the signed issuance licence was issued for another server');

@@ -3,6 +3,7 @@ import { RsaKeyPair } from '@openrms/keys';
 import { buildClc, issuerFromCertificate, signXrml } from '@openrms/xrml';
 import { type Caller, type IssuingContext, recordIssued, stillWanted, yieldToEventLoop } from './issuing-context';
 import { verifyRac } from './verify-rac';
+import { refuseRevokedRac } from './revocations';
 
 /** A CLC per persona: a fresh key pair, its private key sealed to the RAC, valid as long as the RAC. */
 export async function getClientLicensorCert(ctx: IssuingContext, caller: Caller, personaChains: string[][]): Promise<{ chain: string[] }[]> {
@@ -11,6 +12,7 @@ export async function getClientLicensorCert(ctx: IssuingContext, caller: Caller,
   for (const persona of personaChains) {
     await yieldToEventLoop();
     const rac = verifyRac(ctx, persona, s);
+    refuseRevokedRac(s, rac.info, rac.issuerKey);
     const now = ctx.clock.now();
     const clcKey = RsaKeyPair.generate(2048);
     const descriptorGuid = newBracedGuid();

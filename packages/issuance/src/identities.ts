@@ -22,6 +22,13 @@ export interface IdentitiesOptions {
   external?: DirectoryProvider | undefined;
   /** How long a directory answer (found, not found, password right) is trusted. 0 = never cached. */
   cacheTtlMs: number;
+  /**
+   * How long the local tables' answer about an enabled person and the ids a principal is checked
+   * against (their groups) are reused; 0 or absent = read on every request. The runtime sets it to
+   * its refresh interval (at most 5 s) and forgets everything at each refresh, so a membership
+   * change, a disabled or removed account takes effect within the interval DACL edits already take.
+   */
+  principalCacheTtlMs?: number;
   maxEntries?: number;
   /** Directory groups whose members count as members of the built-in groups. */
   serviceGroup?: string | null;
@@ -38,6 +45,9 @@ export interface ResolvedUser {
 }
 
 const lower = (s: string) => s.trim().toLowerCase();
+
+/** The principal cache never outlives the runtime's default refresh interval. */
+export const MAX_PRINCIPAL_CACHE_TTL_MS = 5000;
 
 /** The keys a directory group is linked by: what administrators name it by (e-mail, name). */
 export function directoryGroupKeys(g: Pick<DirectoryGroup, 'name' | 'email'>): string[] {
@@ -64,6 +74,13 @@ export class Identities {
   readonly #passwordChecks: LRUCache<string, true> | undefined;
   readonly #hmacKey = randomBytes(32);
   readonly #inFlight = new Map<string, Promise<DirectoryUser | undefined>>();
+  /**
+   * Short-lived answers of the local tables, so a request does not read the same rows again and
+   * again (sign-on and rights evaluation read a person and their groups several times): enabled
+   * local people by query (`u…`, never a miss or a disabled account, so a new or re-enabled
+   * account is seen at once) and the ids a principal is checked against (`p…`).
+   */
+  #principals: LRUCache<string, DirectoryUser | AuthenticatedPrincipal> | undefined;
 
   constructor(private readonly o: IdentitiesOptions) {
     const max = o.maxEntries ?? 10_000;
@@ -71,6 +88,13 @@ export class Identities {
       this.#cache = new LRUCache({ max, ttl: o.cacheTtlMs, ttlAutopurge: false });
       this.#passwordChecks = new LRUCache({ max, ttl: Math.min(o.cacheTtlMs, 60_000) });
     }
+    this.cachePrincipalsFor(o.principalCacheTtlMs ?? 0);
+  }
+
+  /** Starts (or stops, with 0) caching the local tables' answers for up to `ttlMs` (at most 5 s). */
+  cachePrincipalsFor(ttlMs: number): void {
+    const ttl = Math.min(ttlMs, MAX_PRINCIPAL_CACHE_TTL_MS);
+    this.#principals = ttl > 0 ? new LRUCache({ max: this.o.maxEntries ?? 10_000, ttl, ttlAutopurge: false }) : undefined;
   }
 
   get external(): DirectoryProvider | undefined {
@@ -85,6 +109,12 @@ export class Identities {
   flush(): void {
     this.#cache?.clear();
     this.#passwordChecks?.clear();
+    this.forgetPrincipals();
+  }
+
+  /** Forgets the local tables' answers (the runtime calls it at every refresh). */
+  forgetPrincipals(): void {
+    this.#principals?.clear();
   }
 
   get cacheSize(): number {
@@ -98,7 +128,7 @@ export class Identities {
 
   /** The local tables, then the directory (cached); AdEntrySearchFailed when the directory cannot answer. */
   async findUser(q: UserQuery): Promise<DirectoryUser | undefined> {
-    const local = await this.o.local.findUser(q);
+    const local = await this.#localUser(q);
     if (local) return local;
     const ext = this.o.external;
     if (!ext) return undefined;
@@ -113,6 +143,17 @@ export class Identities {
     }
     const user = await pending;
     this.#cache?.set(key, { user: user ?? null });
+    return user;
+  }
+
+  async #localUser(q: UserQuery): Promise<DirectoryUser | undefined> {
+    const cache = this.#principals;
+    if (!cache) return this.o.local.findUser(q);
+    const key = `u\0${q.by}\0${q.value}`;
+    const hit = cache.get(key);
+    if (hit) return hit as DirectoryUser;
+    const user = await this.o.local.findUser(q);
+    if (user && !user.disabled) cache.set(key, user);
     return user;
   }
 
@@ -195,6 +236,19 @@ export class Identities {
    * groups the configured directory groups stand for, and the implicit groups.
    */
   async principalOf(user: DirectoryUser): Promise<AuthenticatedPrincipal> {
+    const cache = this.#principals;
+    if (!cache) return this.#principalOf(user);
+    // Everything the answer depends on besides the tables: the directory's account and its groups.
+    const groupKeys = user.source === 'local' ? '' : user.groups.flatMap(directoryGroupKeys).sort().join('\0');
+    const key = `p\0${user.source}\0${user.externalId}\0${user.dn ?? ''}\0${user.email ?? ''}\0${user.aliases.join('\0')}\0${groupKeys}`;
+    const hit = cache.get(key);
+    if (hit) return hit as AuthenticatedPrincipal;
+    const principal = await this.#principalOf(user);
+    cache.set(key, principal);
+    return principal;
+  }
+
+  async #principalOf(user: DirectoryUser): Promise<AuthenticatedPrincipal> {
     const store = this.o.store;
     const id = await this.rowOf(user);
     const ids = new Set<string>([id]);

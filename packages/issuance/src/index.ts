@@ -12,7 +12,9 @@ export { LicensingService, DEFAULT_VALIDITY, type ValidityPolicy, type Caller } 
 export * from './template-admin';
 export * from './dacl-admin';
 export * from './provision-licensing';
-export { SERVER_SKU, SERVER_VERSION } from './provision-cluster';
+export { SERVER_SKU, SERVER_VERSION, type ProvisionKeyProtection } from './provision-cluster';
+// Where the cluster key is kept and whether it answers (admin pages, rmsctl): public facts only.
+export type { KeyProtection, KeyStatus } from '@openrms/keys';
 export * from './cluster-admin';
 export { decommissionCluster, decommissionClusterIn, type DecommissionInput, type DecommissionResult } from './decommission-cluster';
 export * from './slc-renewal';
@@ -46,5 +48,28 @@ export {
 } from './manage-principals';
 export { migrateSchema, type MigrateSchemaResult } from './migrate-schema';
 export { backupConfigurationDatabase, restoreConfigurationDatabase } from './backup-database';
-export { exportClusterKey, importPublishingDomain, listPublishingDomains, listPublishingDomainsIn, removePublishingDomain, type PublishingDomainSummary } from './publishing-domains';
-export { addUserDomain, listUserDomains, listUserDomainsIn, removeUserDomain, type UserDomainSummary } from './trusted-user-domains';
+export {
+  exportClusterKey,
+  importPublishingDomain,
+  importPublishingDomainIn,
+  listPublishingDomains,
+  listPublishingDomainsIn,
+  removePublishingDomain,
+  removePublishingDomainIn,
+  type PublishingDomainSummary,
+} from './publishing-domains';
+export { addUserDomain, addUserDomainIn, listUserDomains, listUserDomainsIn, removeUserDomain, removeUserDomainIn, type UserDomainSummary } from './trusted-user-domains';
+export { listRevocations, listRevocationsIn, revocationFor, revoke, revokeIn, unrevoke, unrevokeIn, type RevocationSummary, type RevokeInput, type RevokeTarget } from './revoke';
+export {
+  getPublishedRevocationList,
+  publishRevocationList,
+  readPublishedRevocationList,
+  revocationListPath,
+  revocationListUrl,
+  REVOCATION_LIST_RESIGN_AFTER_MS,
+  REVOCATION_LIST_VALIDITY_DAYS,
+  type PublishedRevocationList,
+  type PublishRevocationListResult,
+} from './revocation-list';
+export { RevocationSet } from './revocations';
+export { VerifiedDocuments, DEFAULT_VERIFIED_DOCUMENT_ENTRIES, type VerifiedDocumentStats, type VerifiedKind } from './verified-documents';

@@ -6,6 +6,7 @@ import { publicKeysEqual, readCertificate, type XrmlDocument } from '@openrms/xr
 import type { AuthenticatedPrincipal } from './authenticated-principal';
 import type { Identities } from './identities';
 import type { IssuingState } from './issuing-state';
+import type { VerifiedDocuments } from './verified-documents';
 
 /**
  * What every client use-case works with: the cluster key (which stays inside `keys`; only its
@@ -25,6 +26,8 @@ export interface IssuingContext {
   peers?: () => GroupExpansionPeer[];
   /** A peer could not answer (the licence is then decided without it). */
   onPeerError?: (domain: string, reason: string) => void;
+  /** Signature results of documents seen before (RAC, CLC, PL, SPC); absent = verify every time. */
+  verifiedDocuments?: VerifiedDocuments;
 }
 
 export interface GroupExpansionPeer {

@@ -3,6 +3,7 @@ import { DEFAULT_ISSUED_VALIDITY_YEARS } from '@openrms/domain';
 import type { CertificateInfo } from '@openrms/xrml';
 import type { Policies } from './policies';
 import type { PublishingDomain } from './publishing-domains';
+import type { RevocationSet } from './revocations';
 
 /** How long what the server issues stays valid, unless policy says otherwise (settings `validity`). */
 export interface ValidityPolicy {
@@ -33,4 +34,6 @@ export interface IssuingState {
   publishingDomains?: readonly PublishingDomain[];
   /** Set once by `rmsctl cluster decommission`: nothing is issued any more, AcquireContentKey answers. */
   decommissioned?: boolean;
+  /** What an administrator revoked (revocations.ts), re-read at every refresh; absent = nothing. */
+  revocations?: RevocationSet;
 }

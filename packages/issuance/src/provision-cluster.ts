@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import { BUILTIN_GROUPS, clusterBaseUrl, type ClusterKind, defaultDacl, newId, RmsError } from '@openrms/domain';
-import type { ClusterKey } from '@openrms/keys';
+import { ClusterKey } from '@openrms/keys';
 import { openStore, type Store } from '@openrms/store';
 import { type CertificateInfo, parseXrml, readCertificate } from '@openrms/xrml';
 import { hashPassword } from './passwords';
@@ -17,8 +17,52 @@ export interface ClusterProvisionInput {
   clusterUrl: string;
   serviceAccount: string;
   admin: { name: string; password: string; email?: string | undefined };
-  keyPassword: string;
+  /** The cluster key password; not used when keyProtection keeps the key in a PKCS#11 token. */
+  keyPassword?: string | undefined;
+  /** Where the new cluster key is kept: wrapped with keyPassword in the database (the default), or in a token. */
+  keyProtection?: ProvisionKeyProtection | undefined;
   serverName?: string | undefined;
+}
+
+/**
+ * A cluster key generated inside a PKCS#11 token (docs/adr/0016-pkcs11-key-protection.md): the
+ * database records module, token and key label, never the PIN; every member opens the same token.
+ */
+export interface ProvisionKeyProtection {
+  kind: 'pkcs11';
+  module: string;
+  token: string;
+  pin: string;
+  /** CKA_LABEL of the key objects; default `openrms-cluster-<cluster id>`. */
+  keyLabel?: string | undefined;
+}
+
+/**
+ * The new cluster key and what the database stores for it. Slow (key generation) and may throw
+ * (a wrong PIN, a missing token): call before the database is touched, and `discard()` the key if
+ * the cluster is not written after all.
+ */
+export function createClusterKey(input: ClusterProvisionInput, clusterId: string): { key: ClusterKey; stored: string } {
+  const p = input.keyProtection;
+  if (p?.kind === 'pkcs11') {
+    return ClusterKey.create({ kind: 'pkcs11', module: p.module, token: p.token, pin: p.pin, label: p.keyLabel ?? `openrms-cluster-${clusterId}` });
+  }
+  if (!input.keyPassword) throw new RmsError('InvalidInput', 'the cluster key password is missing');
+  return ClusterKey.create({ kind: 'password', password: input.keyPassword });
+}
+
+/** Runs the rest of provisioning; a key generated in a token for a cluster that was not written is removed again. */
+export async function orDiscardKey<T>(key: ClusterKey, rest: () => Promise<T>): Promise<T> {
+  try {
+    return await rest();
+  } catch (e) {
+    try {
+      key.discard();
+    } catch {
+      // The token went away too; the operator sees the first error, and the stray key has no cluster.
+    }
+    throw e;
+  }
 }
 
 export interface CheckedProvisionInput {
@@ -101,7 +145,7 @@ export async function writeNewCluster(input: ClusterProvisionInput, checked: Che
       for (const rule of defaultDacl(groupIds)) {
         await tx.dacl.add({ id: newId(), ...rule, createdAt: now, createdBy: 'provisioning' });
       }
-      await tx.audit.append({ at: now, actor: input.admin.name, action: 'cluster.provision', target: rec.clusterId, after: { kind: rec.kind, url: checked.clusterUrl, serviceAccount: input.serviceAccount, ...rec.auditAfter } });
+      await tx.audit.append({ at: now, actor: input.admin.name, action: 'cluster.provision', target: rec.clusterId, after: { kind: rec.kind, url: checked.clusterUrl, serviceAccount: input.serviceAccount, keyProtection: ClusterKey.describeStored(rec.wrappedKey), ...rec.auditAfter } });
       return { clusterId: rec.clusterId, clusterUrl: checked.clusterUrl, adminName: input.admin.name, slc: { validFrom, validUntil } };
     });
   } finally {

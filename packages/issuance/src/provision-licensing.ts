@@ -1,7 +1,6 @@
 import { type Clock, clusterBaseUrl, newId, RmsError, systemClock } from '@openrms/domain';
-import { ClusterKey } from '@openrms/keys';
 import { parseXrml, pkcs1PublicKeyBase64, publicKeysEqual, readCertificate, verifyChain } from '@openrms/xrml';
-import { checkProvisionInput, type ClusterProvisionInput, type ProvisionResult, SERVER_SKU, SERVER_VERSION, writeNewCluster } from './provision-cluster';
+import { checkProvisionInput, type ClusterProvisionInput, createClusterKey, orDiscardKey, type ProvisionResult, SERVER_SKU, SERVER_VERSION, writeNewCluster } from './provision-cluster';
 import { type RootCredentials, sealRootCredentials } from './root-credentials';
 import { SETTINGS } from './settings';
 
@@ -38,50 +37,52 @@ export async function provisionLicensingCluster(input: ProvisionLicensingInput):
     throw new RmsError('InvalidInput', `--root-url must be an http(s) URL, got "${input.rootUrl}"`);
   }
   if (rootUrl === checked.clusterUrl) throw new RmsError('InvalidInput', 'a licensing-only cluster needs its own URL, not the root cluster’s');
-  const key = ClusterKey.generate(2048);
-  const wrappedKey = key.wrap(input.keyPassword);
-  const sealedRootCredentials = input.rootCredentials ? sealRootCredentials(key.publicKey, input.rootCredentials) : undefined;
   const clusterId = newId();
   const guid = `{${clusterId}}`;
+  const { key, stored: wrappedKey } = createClusterKey(input, clusterId);
+  // A key generated in a token for a cluster that is not written (the root refused, say) is removed again.
+  return orDiscardKey(key, async () => {
+    const sealedRootCredentials = input.rootCredentials ? sealRootCredentials(key.publicKey, input.rootCredentials) : undefined;
 
-  const rootChain = await input.root.getLicensorCertificate();
-  if (rootChain.length === 0) throw new RmsError('Unavailable', `${rootUrl} returned no licensor certificate`);
-  const rootSlc = readCertificate(parseXrml(rootChain[rootChain.length - 1]!));
-  // Trust on first contact with the root, as an administrator who typed its URL intends; the
-  // root's self-signed SLC must verify with its own key.
-  const rootKey = rootSlc.principal.publicKey;
-  verifyChain(rootChain, { trustedRootKeys: [rootKey], now: clock.now() });
+    const rootChain = await input.root.getLicensorCertificate();
+    if (rootChain.length === 0) throw new RmsError('Unavailable', `${rootUrl} returned no licensor certificate`);
+    const rootSlc = readCertificate(parseXrml(rootChain[rootChain.length - 1]!));
+    // Trust on first contact with the root, as an administrator who typed its URL intends; the
+    // root's self-signed SLC must verify with its own key.
+    const rootKey = rootSlc.principal.publicKey;
+    verifyChain(rootChain, { trustedRootKeys: [rootKey], now: clock.now() });
 
-  const chain = await input.root.subEnroll({ publicKeyPkcs1: Buffer.from(pkcs1PublicKeyBase64(key.publicKey), 'base64'), guid, sku: SERVER_SKU, version: SERVER_VERSION, name: checked.serverName, url: checked.clusterUrl });
-  let leaf;
-  try {
-    const infos = verifyChain(chain, { trustedRootKeys: [rootKey], now: clock.now() });
-    leaf = infos[0]!;
-  } catch (e) {
-    throw new RmsError('ChainInvalid', `the root returned a chain that does not verify: ${(e as Error).message}`);
-  }
-  if (!publicKeysEqual(leaf.principal.publicKey, key.publicKey) || leaf.principal.id.toLowerCase() !== guid) {
-    throw new RmsError('ChainInvalid', 'the root returned an SLC for another key or server');
-  }
-  const rootPem = rootKey.export({ format: 'pem', type: 'spki' }).toString();
-  const result = await writeNewCluster(
-    input,
-    checked,
-    {
-      clusterId,
-      kind: 'licensing',
-      key,
-      wrappedKey,
-      chain,
-      trustedRootKeyPem: rootPem,
-      settings: {
-        [SETTINGS.rootClusterUrl]: rootUrl,
-        [SETTINGS.trustedRacIssuersPem]: [rootPem],
-        ...(sealedRootCredentials ? { [SETTINGS.rootCredentials]: sealedRootCredentials } : {}),
+    const chain = await input.root.subEnroll({ publicKeyPkcs1: Buffer.from(pkcs1PublicKeyBase64(key.publicKey), 'base64'), guid, sku: SERVER_SKU, version: SERVER_VERSION, name: checked.serverName, url: checked.clusterUrl });
+    let leaf;
+    try {
+      const infos = verifyChain(chain, { trustedRootKeys: [rootKey], now: clock.now() });
+      leaf = infos[0]!;
+    } catch (e) {
+      throw new RmsError('ChainInvalid', `the root returned a chain that does not verify: ${(e as Error).message}`);
+    }
+    if (!publicKeysEqual(leaf.principal.publicKey, key.publicKey) || leaf.principal.id.toLowerCase() !== guid) {
+      throw new RmsError('ChainInvalid', 'the root returned an SLC for another key or server');
+    }
+    const rootPem = rootKey.export({ format: 'pem', type: 'spki' }).toString();
+    const result = await writeNewCluster(
+      input,
+      checked,
+      {
+        clusterId,
+        kind: 'licensing',
+        key,
+        wrappedKey,
+        chain,
+        trustedRootKeyPem: rootPem,
+        settings: {
+          [SETTINGS.rootClusterUrl]: rootUrl,
+          [SETTINGS.trustedRacIssuersPem]: [rootPem],
+          ...(sealedRootCredentials ? { [SETTINGS.rootCredentials]: sealedRootCredentials } : {}),
+        },
+        auditAfter: { rootUrl, chainLength: chain.length, ...(input.rootCredentials ? { rootAccount: input.rootCredentials.name } : {}) },
       },
-      auditAfter: { rootUrl, chainLength: chain.length, ...(input.rootCredentials ? { rootAccount: input.rootCredentials.name } : {}) },
-    },
-    clock.now(),
-  );
-  return { ...result, rootUrl, chainLength: chain.length };
+      clock.now(),
+    );
+    return { ...result, rootUrl, chainLength: chain.length };
+  });
 }

@@ -2,8 +2,9 @@ import { createPublicKey } from 'node:crypto';
 import { addYears, type Clock, newBracedGuid, newId, RmsError, SLC_VALIDITY_YEARS, type SlcRevocation, systemClock } from '@openrms/domain';
 import { ClusterKey } from '@openrms/keys';
 import { buildSlc, type IssueScope, SELF_ENROLLMENT_ISSUER_NAME, signXrml, type SlcFields } from '@openrms/xrml';
-import { checkProvisionInput, type ClusterProvisionInput, type ProvisionResult, SERVER_SKU, SERVER_VERSION, writeNewCluster } from './provision-cluster';
+import { checkProvisionInput, type ClusterProvisionInput, createClusterKey, orDiscardKey, type ProvisionResult, SERVER_SKU, SERVER_VERSION, writeNewCluster } from './provision-cluster';
 import { SETTINGS } from './settings';
+import { revocationListUrl } from './revocation-list';
 
 export { SERVER_SKU, SERVER_VERSION, type ProvisionResult } from './provision-cluster';
 
@@ -40,7 +41,7 @@ export function slcRevocationFromSetting(stored: unknown): SlcFields['revocation
  */
 export function buildRootSlc(
   key: ClusterKey,
-  f: { serverGuid: string; name: string; url: string; issueScope: readonly IssueScope[]; revocation: SlcFields['revocation']; now: Date },
+  f: { serverGuid: string; name: string; url: string; issueScope: readonly IssueScope[]; revocation: SlcFields['revocation']; now: Date; revocationListUrl?: string },
 ): string {
   return signXrml(
     buildSlc({
@@ -51,7 +52,7 @@ export function buildRootSlc(
       issuer: { id: f.serverGuid, name: SELF_ENROLLMENT_ISSUER_NAME, publicKey: key.publicKey, cpsUrl: `${f.url}/certification` },
       subject: { serverGuid: f.serverGuid, name: f.name, url: f.url, publicKey: key.publicKey, version: SERVER_VERSION, sku: SERVER_SKU },
       issueScope: f.issueScope,
-      ...(f.revocation ? { revocation: f.revocation } : {}),
+      ...(f.revocation ? { revocation: { ...f.revocation, ...(f.revocationListUrl ? { listUrl: f.revocationListUrl } : {}) } } : {}),
     }),
     key,
   );
@@ -66,28 +67,29 @@ export async function provisionRootCluster(input: ProvisionRootInput): Promise<P
   const clock = input.clock ?? systemClock;
   const checked = await checkProvisionInput(input);
   const revocation = parseRevocationKeys(input.revocation);
-  // Generate and wrap before touching the database: these are the slow steps and may throw.
-  const key = ClusterKey.generate(2048);
-  const wrappedKey = key.wrap(input.keyPassword);
-  const now = clock.now();
   const clusterId = newId();
+  // Generate and wrap (or generate in the token) before touching the database: the slow steps, and they may throw.
+  const { key, stored: wrappedKey } = createClusterKey(input, clusterId);
+  const now = clock.now();
   const serverGuid = `{${clusterId}}`;
-  const slc = buildRootSlc(key, { serverGuid, name: checked.serverName, url: checked.clusterUrl, issueScope: ['RAC', 'CLC', 'PL', 'UL', 'SLC'], revocation, now });
-  return writeNewCluster(
-    input,
-    checked,
-    {
-      clusterId,
-      kind: 'root',
-      key,
-      wrappedKey,
-      chain: [slc],
-      trustedRootKeyPem: key.publicKeyPem,
-      settings: {
-        [SETTINGS.slcRevocation]: input.revocation.kind === 'custom' ? { kind: 'custom', authorityKeysPem: input.revocation.authorityKeysPem } : { kind: 'standard' },
+  return orDiscardKey(key, () => {
+    const slc = buildRootSlc(key, { serverGuid, name: checked.serverName, url: checked.clusterUrl, issueScope: ['RAC', 'CLC', 'PL', 'UL', 'SLC'], revocation, now, revocationListUrl: revocationListUrl({ url: checked.clusterUrl, id: clusterId }) });
+    return writeNewCluster(
+      input,
+      checked,
+      {
+        clusterId,
+        kind: 'root',
+        key,
+        wrappedKey,
+        chain: [slc],
+        trustedRootKeyPem: key.publicKeyPem,
+        settings: {
+          [SETTINGS.slcRevocation]: input.revocation.kind === 'custom' ? { kind: 'custom', authorityKeysPem: input.revocation.authorityKeysPem } : { kind: 'standard' },
+        },
+        auditAfter: { revocation: input.revocation.kind },
       },
-      auditAfter: { revocation: input.revocation.kind },
-    },
-    now,
-  );
+      now,
+    );
+  });
 }

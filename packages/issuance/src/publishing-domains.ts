@@ -80,6 +80,11 @@ export async function exportClusterKey(input: ExportClusterKeyInput): Promise<{ 
   const clock = input.clock ?? systemClock;
   return withProvisionedStore(input.databaseUrl, async (store) => {
     const cluster = await store.clusters.get();
+    const protection = ClusterKey.describeStored((await store.keys.getActive(cluster.id, 'cluster')).wrappedPrivateKey);
+    if (protection.kind === 'pkcs11') {
+      // Refused before the PIN is asked for: the token never lets the key out (docs/adr/0016-pkcs11-key-protection.md).
+      throw new RmsError('InvalidInput', `the cluster key is kept in the PKCS#11 token "${protection.token}" (label "${protection.keyLabel}") and cannot be exported; back the token up with its own tools (docs/operations.md, "Keeping the cluster key in an HSM")`);
+    }
     const { key } = await openClusterKey(store, input.keyPassword);
     const chain = (await store.slcChains.getActive(cluster.id)).chain;
     const leaf = readCertificate(parseXrml(chain[0]!));
@@ -140,8 +145,41 @@ function summarise(d: StoredPublishingDomain): PublishingDomainSummary {
  * next refresh. Audited as `trust.publishing-domain.import`.
  */
 export async function importPublishingDomain(input: ImportPublishingDomainInput): Promise<PublishingDomainSummary> {
-  const clock = input.clock ?? systemClock;
-  const opened = readKeyExport(input.exportText, input.exportPassword);
+  const { databaseUrl, keyPassword, ...rest } = input;
+  // The export is checked (password, signature, chain) before the cluster key is opened.
+  const opened = openPublishingDomainExport(rest.exportText, rest.exportPassword);
+  return withProvisionedStore(databaseUrl, async (store) => {
+    const { clusterId, key } = await openClusterKey(store, keyPassword);
+    return storePublishingDomain(store, clusterId, key, opened, rest);
+  });
+}
+
+/** What importing needs of the cluster key: its public key to seal to, and proof it opens what was sealed. */
+export type PublishingDomainSealer = Pick<ClusterKey, 'publicKey' | 'openPublishingDomainKey'>;
+
+/**
+ * The same with a key a running member already holds (the admin pages): the export file's text
+ * and password, and who imports it. Nothing is written unless every check passed.
+ */
+export async function importPublishingDomainIn(
+  store: Store,
+  key: PublishingDomainSealer,
+  input: Omit<ImportPublishingDomainInput, 'databaseUrl' | 'keyPassword'>,
+): Promise<PublishingDomainSummary> {
+  const opened = openPublishingDomainExport(input.exportText, input.exportPassword);
+  const cluster = await store.clusters.get();
+  return storePublishingDomain(store, cluster.id, key, opened, input);
+}
+
+interface OpenedDomainExport {
+  opened: ReturnType<typeof readKeyExport>;
+  chain: string[];
+  leaf: CertificateInfo;
+}
+
+/** Opens an export and proves it is whole: its SLC chain verifies to its own root and certifies its key. */
+function openPublishingDomainExport(exportText: string, exportPassword: string): OpenedDomainExport {
+  const opened = readKeyExport(exportText, exportPassword);
   const chain = [...opened.chain];
   let leaf: CertificateInfo;
   try {
@@ -155,46 +193,54 @@ export async function importPublishingDomain(input: ImportPublishingDomainInput)
     throw new RmsError('ChainInvalid', `the SLC chain in the export does not verify: ${(e as Error).message}`);
   }
   if (!publicKeysEqual(leaf.principal.publicKey, opened.publicKey)) throw new RmsError('ChainInvalid', 'the SLC in the export certifies another key than the one in it');
+  return { opened, chain, leaf };
+}
+
+async function storePublishingDomain(
+  store: Store,
+  clusterId: string,
+  key: PublishingDomainSealer,
+  { opened, chain, leaf }: OpenedDomainExport,
+  input: { actor?: string; clock?: Clock },
+): Promise<PublishingDomainSummary> {
+  const clock = input.clock ?? systemClock;
   const identity = opened.identity;
-  return withProvisionedStore(input.databaseUrl, async (store) => {
-    const { clusterId, key } = await openClusterKey(store, input.keyPassword);
-    if (publicKeysEqual(key.publicKey, opened.publicKey)) throw new RmsError('InvalidInput', 'this export holds this cluster’s own key; import it into another cluster');
-    const existing = await readStoredPublishingDomains(store);
-    const known = existing.find((d) => d.publicKeySha256 === identity.publicKeySha256);
-    if (known) throw new RmsError('AlreadyExists', `the publishing domain ${known.name} (${known.serverGuid}) is already trusted`);
-    const sealed = opened.sealAsPublishingDomainKey(key.publicKey);
-    // Proves before anything is written that every member will be able to open it.
-    key.openPublishingDomainKey(sealed);
-    const now = clock.now();
-    const record: StoredPublishingDomain = {
-      keyId: newId(),
-      sourceClusterId: String(identity.clusterId ?? ''),
-      kind: String(identity.kind ?? ''),
-      name: String(identity.name ?? leaf.principal.name ?? ''),
-      url: String(identity.url ?? leaf.principal.url ?? ''),
-      serverGuid: leaf.principal.id,
-      publicKeySha256: identity.publicKeySha256,
-      chain,
-      importedAt: now.toISOString(),
-      importedBy: input.actor ?? 'rmsctl',
-    };
-    const column: SealedKeyColumn = { format: SEALED_FORMAT, purpose: 'publishing-domain-key', sealed: sealed.toString('base64') };
-    await store.transaction(async (tx) => {
-      await tx.keys.insert({
-        id: record.keyId,
-        clusterId,
-        purpose: KEY_PURPOSE,
-        publicKeyPem: opened.publicKey.export({ format: 'pem', type: 'spki' }).toString(),
-        wrappedPrivateKey: JSON.stringify(column),
-        createdAt: now,
-        active: true,
-      });
-      await tx.settings.set(SETTINGS.trustedPublishingDomains, [...(await readStoredPublishingDomains(tx)), record]);
-      const after = { sourceClusterId: record.sourceClusterId, name: record.name, url: record.url, serverGuid: record.serverGuid, publicKeySha256: record.publicKeySha256, chainLength: chain.length };
-      await tx.audit.append({ at: now, actor: record.importedBy, action: 'trust.publishing-domain.import', target: record.serverGuid, after });
+  if (publicKeysEqual(key.publicKey, opened.publicKey)) throw new RmsError('InvalidInput', 'this export holds this cluster’s own key; import it into another cluster');
+  const existing = await readStoredPublishingDomains(store);
+  const known = existing.find((d) => d.publicKeySha256 === identity.publicKeySha256);
+  if (known) throw new RmsError('AlreadyExists', `the publishing domain ${known.name} (${known.serverGuid}) is already trusted`);
+  const sealed = opened.sealAsPublishingDomainKey(key.publicKey);
+  // Proves before anything is written that every member will be able to open it.
+  key.openPublishingDomainKey(sealed);
+  const now = clock.now();
+  const record: StoredPublishingDomain = {
+    keyId: newId(),
+    sourceClusterId: String(identity.clusterId ?? ''),
+    kind: String(identity.kind ?? ''),
+    name: String(identity.name ?? leaf.principal.name ?? ''),
+    url: String(identity.url ?? leaf.principal.url ?? ''),
+    serverGuid: leaf.principal.id,
+    publicKeySha256: identity.publicKeySha256,
+    chain,
+    importedAt: now.toISOString(),
+    importedBy: input.actor ?? 'rmsctl',
+  };
+  const column: SealedKeyColumn = { format: SEALED_FORMAT, purpose: 'publishing-domain-key', sealed: sealed.toString('base64') };
+  await store.transaction(async (tx) => {
+    await tx.keys.insert({
+      id: record.keyId,
+      clusterId,
+      purpose: KEY_PURPOSE,
+      publicKeyPem: opened.publicKey.export({ format: 'pem', type: 'spki' }).toString(),
+      wrappedPrivateKey: JSON.stringify(column),
+      createdAt: now,
+      active: true,
     });
-    return summarise(record);
+    await tx.settings.set(SETTINGS.trustedPublishingDomains, [...(await readStoredPublishingDomains(tx)), record]);
+    const after = { sourceClusterId: record.sourceClusterId, name: record.name, url: record.url, serverGuid: record.serverGuid, publicKeySha256: record.publicKeySha256, chainLength: chain.length };
+    await tx.audit.append({ at: now, actor: record.importedBy, action: 'trust.publishing-domain.import', target: record.serverGuid, after });
   });
+  return summarise(record);
 }
 
 /** `rmsctl trust publishing-domain list`: public facts only, no key password needed. */
@@ -216,33 +262,37 @@ const TOMBSTONE = JSON.stringify({ format: 'removed', purpose: 'publishing-domai
  * `trust.publishing-domain.remove`. Needs no key password: nothing is opened.
  */
 export async function removePublishingDomain(input: { databaseUrl: string; which: string; actor?: string; clock?: Clock }): Promise<PublishingDomainSummary> {
+  const { databaseUrl, ...rest } = input;
+  return withProvisionedStore(databaseUrl, (store) => removePublishingDomainIn(store, rest));
+}
+
+/** The same on an open store (the admin pages). */
+export async function removePublishingDomainIn(store: Store, input: { which: string; actor?: string; clock?: Clock }): Promise<PublishingDomainSummary> {
   const clock = input.clock ?? systemClock;
   const which = input.which.trim();
   const lower = which.toLowerCase();
   const fp = lower.replace(/^sha256:/, '').replace(/[:…]/g, '');
   if (!which) throw new RmsError('InvalidInput', 'name the trusted publishing domain by its name, server GUID or key fingerprint');
-  return withProvisionedStore(input.databaseUrl, (store) =>
-    store.transaction(async (tx) => {
-      const all = await readStoredPublishingDomains(tx);
-      let hits = all.filter((d) => d.name.toLowerCase() === lower || d.serverGuid.toLowerCase() === lower || d.keyId === which);
-      if (hits.length === 0 && /^[0-9a-f]{8,64}$/.test(fp)) hits = all.filter((d) => d.publicKeySha256.startsWith(fp));
-      if (hits.length > 1) throw new RmsError('InvalidInput', `"${which}" matches ${hits.length} trusted publishing domains; give the server GUID or the whole fingerprint`);
-      const hit = hits[0];
-      if (!hit) throw new RmsError('NotFound', `no trusted publishing domain is named or has the server GUID or fingerprint "${which}"`);
-      const row = await tx.keys.find(hit.keyId);
-      if (row && row.purpose === KEY_PURPOSE) {
-        await tx.keys.replaceWrapped(row.id, row.wrappedPrivateKey, TOMBSTONE);
-        await tx.keys.setActive(row.id, false);
-      }
-      await tx.settings.set(
-        SETTINGS.trustedPublishingDomains,
-        all.filter((d) => d.keyId !== hit.keyId),
-      );
-      const before = { sourceClusterId: hit.sourceClusterId, name: hit.name, url: hit.url, serverGuid: hit.serverGuid, publicKeySha256: hit.publicKeySha256 };
-      await tx.audit.append({ at: clock.now(), actor: input.actor ?? 'rmsctl', action: 'trust.publishing-domain.remove', target: hit.serverGuid, before });
-      return summarise(hit);
-    }),
-  );
+  return store.transaction(async (tx) => {
+    const all = await readStoredPublishingDomains(tx);
+    let hits = all.filter((d) => d.name.toLowerCase() === lower || d.serverGuid.toLowerCase() === lower || d.keyId === which);
+    if (hits.length === 0 && /^[0-9a-f]{8,64}$/.test(fp)) hits = all.filter((d) => d.publicKeySha256.startsWith(fp));
+    if (hits.length > 1) throw new RmsError('InvalidInput', `"${which}" matches ${hits.length} trusted publishing domains; give the server GUID or the whole fingerprint`);
+    const hit = hits[0];
+    if (!hit) throw new RmsError('NotFound', `no trusted publishing domain is named or has the server GUID or fingerprint "${which}"`);
+    const row = await tx.keys.find(hit.keyId);
+    if (row && row.purpose === KEY_PURPOSE) {
+      await tx.keys.replaceWrapped(row.id, row.wrappedPrivateKey, TOMBSTONE);
+      await tx.keys.setActive(row.id, false);
+    }
+    await tx.settings.set(
+      SETTINGS.trustedPublishingDomains,
+      all.filter((d) => d.keyId !== hit.keyId),
+    );
+    const before = { sourceClusterId: hit.sourceClusterId, name: hit.name, url: hit.url, serverGuid: hit.serverGuid, publicKeySha256: hit.publicKeySha256 };
+    await tx.audit.append({ at: clock.now(), actor: input.actor ?? 'rmsctl', action: 'trust.publishing-domain.remove', target: hit.serverGuid, before });
+    return summarise(hit);
+  });
 }
 
 /**

@@ -1,4 +1,5 @@
 import { DAY_MS, systemClock, type Clock } from '@openrms/domain';
+import { ClusterKey, type KeyProtection } from '@openrms/keys';
 import { parseXrml, publicKeyFingerprint, readCertificate } from '@openrms/xrml';
 import { withProvisionedStore } from './principal-admin';
 
@@ -18,6 +19,8 @@ export interface SlcSummary {
   /** The key the chain ends at, which clients trust on first use: the cluster key for a root cluster, the root's for a licensing-only one. */
   rootKeyFingerprint: string;
   publicKeyPem: string;
+  /** Where the cluster key is kept (password-wrapped in the database, or a PKCS#11 token): public facts, no PIN. */
+  keyProtection: KeyProtection;
 }
 
 /** Reads the active chain without the key password: everything shown is public. */
@@ -29,6 +32,7 @@ export async function showSlc(databaseUrl: string, clock: Clock = systemClock): 
     const key = leaf.principal.publicKey;
     const last = row.chain.length > 1 ? readCertificate(parseXrml(row.chain[row.chain.length - 1]!)) : leaf;
     const validUntil = leaf.validUntil ?? row.validUntil;
+    const keyProtection = ClusterKey.describeStored((await store.keys.getActive(cluster.id, 'cluster')).wrappedPrivateKey);
     return {
       clusterId: cluster.id,
       clusterName: cluster.name,
@@ -43,6 +47,7 @@ export async function showSlc(databaseUrl: string, clock: Clock = systemClock): 
       keyFingerprint: publicKeyFingerprint(key),
       rootKeyFingerprint: publicKeyFingerprint(last.issuer.publicKey),
       publicKeyPem: key.export({ format: 'pem', type: 'spki' }).toString(),
+      keyProtection,
     };
   });
 }

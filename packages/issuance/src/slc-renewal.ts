@@ -8,6 +8,7 @@ import { buildRootSlc, slcRevocationFromSetting } from './provision-root';
 import type { RootClusterPort } from './provision-licensing';
 import { readRootCredentials, type RootCredentials } from './root-credentials';
 import { SETTINGS } from './settings';
+import { revocationListUrl } from './revocation-list';
 
 /** Renewal starts this many days before the SLC ends (operators may widen it). */
 export const DEFAULT_RENEWAL_WINDOW_DAYS = 30;
@@ -159,7 +160,7 @@ export async function renewSlcIfDue(store: Store, opts: RenewSlcOptions): Promis
   if (typeof rootPem !== 'string') throw new RmsError('NotProvisioned', 'the cluster has no trusted root key recorded');
   const trustedRootKeys = [createPublicKey(rootPem)];
 
-  const answer = cluster.kind === 'root' ? { chain: await resignRootSlc(store, key, leaf, cluster.url, now) } : await subEnrollAgain(store, key, leaf, currentUntil, trustedRootKeys, opts, now);
+  const answer = cluster.kind === 'root' ? { chain: await resignRootSlc(store, key, leaf, cluster, now) } : await subEnrollAgain(store, key, leaf, currentUntil, trustedRootKeys, opts, now);
   if ('rootUntil' in answer) return waitForRoot(store, cluster.id, currentUntil, answer.rootUntil, opts.actor ?? 'system', now);
   const { chain } = answer;
 
@@ -190,17 +191,19 @@ export async function renewSlcIfDue(store: Store, opts: RenewSlcOptions): Promis
 }
 
 /** The root's SLC again, as provisioning built it, from now for one year. */
-async function resignRootSlc(store: Store, key: ClusterKey, leaf: CertificateInfo, clusterUrl: string, now: Date): Promise<string[]> {
+async function resignRootSlc(store: Store, key: ClusterKey, leaf: CertificateInfo, cluster: { url: string; id: string }, now: Date): Promise<string[]> {
   const scope = (leaf.issueScope ?? ['RAC', 'CLC', 'PL', 'UL', 'SLC']).filter((s): s is IssueScope => (ISSUE_SCOPES as readonly string[]).includes(s));
   const serverGuid = leaf.principal.id;
   return [
     buildRootSlc(key, {
       serverGuid,
       name: leaf.principal.name ?? serverGuid,
-      url: leaf.principal.url ?? clusterUrl,
+      url: leaf.principal.url ?? cluster.url,
       issueScope: scope,
       revocation: slcRevocationFromSetting(await store.settings.get(SETTINGS.slcRevocation)),
       now,
+      // A renewed SLC names the list even when the one it replaces (issued before lists) did not.
+      revocationListUrl: revocationListUrl(cluster),
     }),
   ];
 }

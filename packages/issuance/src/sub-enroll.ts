@@ -4,6 +4,8 @@ import { buildSlc, issuerFromCertificate, publicKeyFromPkcs1Base64, publicKeysEq
 import { type Caller, fail, type IssuingContext, sha256, stillWanted } from './issuing-context';
 import { slcRevocationFromSetting } from './provision-root';
 import { SETTINGS } from './settings';
+import { revocationListUrl } from './revocation-list';
+import { refuseRevokedServer } from './revocations';
 
 export interface SubEnrollRequest {
   publicKeyPkcs1: Buffer;
@@ -33,6 +35,7 @@ export async function subEnroll(ctx: IssuingContext, caller: Caller, req: SubEnr
   const bits = publicKey.asymmetricKeyDetails?.modulusLength ?? 0;
   if (bits < 2048 || bits > 8192) fail('UnsupportedCryptographicSet', `the requesting key is RSA-${bits}; RSA-2048 to RSA-8192 is required`);
   if (publicKeysEqual(publicKey, s.slc.principal.publicKey)) fail('Argument', 'the requesting key is this cluster’s own key');
+  refuseRevokedServer(s, { serverGuid: guid!, publicKey });
   let url: string;
   try {
     url = clusterBaseUrl(req.url);
@@ -55,7 +58,8 @@ export async function subEnroll(ctx: IssuingContext, caller: Caller, req: SubEnr
     issuer: { ...issuerFromCertificate(s.slc), cpsUrl: `${s.cluster.url}/certification` },
     subject: { serverGuid: guid, name: req.name, url, publicKey, version: req.version, sku: req.sku },
     issueScope: ['CLC', 'PL', 'UL'],
-    revocation: slcRevocationFromSetting(revocation),
+    // The root is the SLC's issuer: its list is the one that can revoke it.
+    revocation: { ...(slcRevocationFromSetting(revocation) ?? { kind: 'standard' }), listUrl: revocationListUrl(s.cluster) },
   });
   stillWanted(caller);
   const slc = signXrml(unsigned, ctx.key);

@@ -142,37 +142,41 @@ export interface AddUserDomainInput {
 
 /** `rmsctl trust user-domain add`: members accept its RACs from their next refresh. Audited as `trust.user-domain.add`. */
 export async function addUserDomain(input: AddUserDomainInput): Promise<UserDomainSummary> {
+  const { databaseUrl, ...rest } = input;
+  return withProvisionedStore(databaseUrl, (store) => addUserDomainIn(store, rest));
+}
+
+/** The same on an open store (the admin pages): the file is checked before anything is written. */
+export async function addUserDomainIn(store: Store, input: Omit<AddUserDomainInput, 'databaseUrl'>): Promise<UserDomainSummary> {
   const clock = input.clock ?? systemClock;
   const parsed = parseUserDomainIssuer(input.text);
   const fingerprint = publicKeyFingerprint(parsed.key);
   const name = (input.name ?? parsed.name ?? `user-domain-${fingerprint.slice(0, 12)}`).trim();
   if (!name || name.length > 200 || /[\u0000-\u001f]/.test(name)) throw new RmsError('InvalidInput', 'the name must be 1 to 200 printable characters');
   if (/^(sha256:)?[0-9a-f]{8,64}$/i.test(name)) throw new RmsError('InvalidInput', 'the name must not look like a fingerprint');
-  return withProvisionedStore(input.databaseUrl, async (store) => {
-    const cluster = await store.clusters.get();
-    const own = readCertificate(parseXrml((await store.slcChains.getActive(cluster.id)).chain[0]!)).principal.publicKey;
-    if (publicKeysEqual(own, parsed.key)) throw new RmsError('InvalidInput', 'this is this cluster’s own SLC key; its RACs are always accepted');
-    const now = clock.now();
-    const record: StoredUserDomain = {
-      name,
-      publicKeyPem: parsed.key.export({ format: 'pem', type: 'spki' }).toString(),
-      fingerprint,
-      ...(parsed.serverGuid ? { serverGuid: parsed.serverGuid } : {}),
-      source: parsed.source,
-      addedAt: now.toISOString(),
-      addedBy: input.actor ?? 'rmsctl',
-    };
-    await store.transaction(async (tx) => {
-      const existing = await listUserDomainsIn(tx);
-      const known = existing.find((d) => d.fingerprint === fingerprint);
-      if (known) throw new RmsError('AlreadyExists', `the key sha256:${fingerprint} is already trusted as user domain ${known.name}`);
-      if (existing.some((d) => d.name.toLowerCase() === name.toLowerCase())) throw new RmsError('AlreadyExists', `a trusted user domain is already named ${name}; choose another with --name`);
-      await tx.settings.set(SETTINGS.trustedUserDomains, [...readImported(await tx.settings.get(SETTINGS.trustedUserDomains)), record]);
-      await tx.settings.bumpConfigVersion();
-      await tx.audit.append({ at: now, actor: record.addedBy, action: 'trust.user-domain.add', target: name, after: { fingerprint, serverGuid: record.serverGuid ?? null, source: record.source } });
-    });
-    return { name, fingerprint, serverGuid: record.serverGuid, kind: 'imported', addedAt: now };
+  const cluster = await store.clusters.get();
+  const own = readCertificate(parseXrml((await store.slcChains.getActive(cluster.id)).chain[0]!)).principal.publicKey;
+  if (publicKeysEqual(own, parsed.key)) throw new RmsError('InvalidInput', 'this is this cluster’s own SLC key; its RACs are always accepted');
+  const now = clock.now();
+  const record: StoredUserDomain = {
+    name,
+    publicKeyPem: parsed.key.export({ format: 'pem', type: 'spki' }).toString(),
+    fingerprint,
+    ...(parsed.serverGuid ? { serverGuid: parsed.serverGuid } : {}),
+    source: parsed.source,
+    addedAt: now.toISOString(),
+    addedBy: input.actor ?? 'rmsctl',
+  };
+  await store.transaction(async (tx) => {
+    const existing = await listUserDomainsIn(tx);
+    const known = existing.find((d) => d.fingerprint === fingerprint);
+    if (known) throw new RmsError('AlreadyExists', `the key sha256:${fingerprint} is already trusted as user domain ${known.name}`);
+    if (existing.some((d) => d.name.toLowerCase() === name.toLowerCase())) throw new RmsError('AlreadyExists', `a trusted user domain is already named ${name}; choose another name`);
+    await tx.settings.set(SETTINGS.trustedUserDomains, [...readImported(await tx.settings.get(SETTINGS.trustedUserDomains)), record]);
+    await tx.settings.bumpConfigVersion();
+    await tx.audit.append({ at: now, actor: record.addedBy, action: 'trust.user-domain.add', target: name, after: { fingerprint, serverGuid: record.serverGuid ?? null, source: record.source } });
   });
+  return { name, fingerprint, serverGuid: record.serverGuid, kind: 'imported', addedAt: now };
 }
 
 const normaliseFingerprint = (s: string) => s.trim().toLowerCase().replace(/^sha256:/, '').replace(/[:…]/g, '');
@@ -183,26 +187,30 @@ const normaliseFingerprint = (s: string) => s.trim().toLowerCase().replace(/^sha
  * `trust.user-domain.remove`.
  */
 export async function removeUserDomain(input: { databaseUrl: string; which: string; actor?: string; clock?: Clock }): Promise<UserDomainSummary> {
+  const { databaseUrl, ...rest } = input;
+  return withProvisionedStore(databaseUrl, (store) => removeUserDomainIn(store, rest));
+}
+
+/** The same on an open store (the admin pages). */
+export async function removeUserDomainIn(store: Store, input: { which: string; actor?: string; clock?: Clock }): Promise<UserDomainSummary> {
   const clock = input.clock ?? systemClock;
   const which = input.which.trim();
   if (!which) throw new RmsError('InvalidInput', 'name the trusted user domain by its name or fingerprint');
-  return withProvisionedStore(input.databaseUrl, (store) =>
-    store.transaction(async (tx) => {
-      const all = await listUserDomainsIn(tx);
-      const fp = normaliseFingerprint(which);
-      let hits = all.filter((d) => d.kind === 'imported' && d.name.toLowerCase() === which.toLowerCase());
-      if (hits.length === 0 && /^[0-9a-f]{8,64}$/.test(fp)) hits = all.filter((d) => d.fingerprint.startsWith(fp));
-      if (hits.length > 1) throw new RmsError('InvalidInput', `"${which}" matches ${hits.length} trusted user domains; give the whole fingerprint`);
-      const hit = hits[0];
-      if (!hit) throw new RmsError('NotFound', `no trusted user domain is named or has the fingerprint "${which}"`);
-      if (hit.kind === 'root') {
-        throw new RmsError('InvalidInput', `sha256:${hit.fingerprint} is the key of this licensing-only cluster's root cluster, trusted since provisioning; it cannot be removed (users certified by the root would lose every licence)`);
-      }
-      const kept = readImported(await tx.settings.get(SETTINGS.trustedUserDomains)).filter((d) => d.fingerprint !== hit.fingerprint);
-      await tx.settings.set(SETTINGS.trustedUserDomains, kept);
-      await tx.settings.bumpConfigVersion();
-      await tx.audit.append({ at: clock.now(), actor: input.actor ?? 'rmsctl', action: 'trust.user-domain.remove', target: hit.name, before: { fingerprint: hit.fingerprint, serverGuid: hit.serverGuid ?? null } });
-      return hit;
-    }),
-  );
+  return store.transaction(async (tx) => {
+    const all = await listUserDomainsIn(tx);
+    const fp = normaliseFingerprint(which);
+    let hits = all.filter((d) => d.kind === 'imported' && d.name.toLowerCase() === which.toLowerCase());
+    if (hits.length === 0 && /^[0-9a-f]{8,64}$/.test(fp)) hits = all.filter((d) => d.fingerprint.startsWith(fp));
+    if (hits.length > 1) throw new RmsError('InvalidInput', `"${which}" matches ${hits.length} trusted user domains; give the whole fingerprint`);
+    const hit = hits[0];
+    if (!hit) throw new RmsError('NotFound', `no trusted user domain is named or has the fingerprint "${which}"`);
+    if (hit.kind === 'root') {
+      throw new RmsError('InvalidInput', `sha256:${hit.fingerprint} is the key of this licensing-only cluster's root cluster, trusted since provisioning; it cannot be removed (users certified by the root would lose every licence)`);
+    }
+    const kept = readImported(await tx.settings.get(SETTINGS.trustedUserDomains)).filter((d) => d.fingerprint !== hit.fingerprint);
+    await tx.settings.set(SETTINGS.trustedUserDomains, kept);
+    await tx.settings.bumpConfigVersion();
+    await tx.audit.append({ at: clock.now(), actor: input.actor ?? 'rmsctl', action: 'trust.user-domain.remove', target: hit.name, before: { fingerprint: hit.fingerprint, serverGuid: hit.serverGuid ?? null } });
+    return hit;
+  });
 }

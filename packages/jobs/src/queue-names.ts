@@ -7,6 +7,8 @@ export const QUEUES = {
   slcRenewal: 'slc-renewal',
   /** Marks expired certificates and licences, warns before the SLC ends, purges the request log. */
   expiry: 'certificate-expiry',
+  /** Signs the cluster's revocation list again when it changed or is a day old (docs/adr/0015-revocation.md). */
+  revocationList: 'revocation-list',
 } as const;
 
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
@@ -17,6 +19,10 @@ export interface SlcRenewalJob {
 }
 
 export interface ExpiryJob {
+  clusterId: string;
+}
+
+export interface RevocationListJob {
   clusterId: string;
 }
 

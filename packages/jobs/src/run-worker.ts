@@ -1,6 +1,6 @@
 import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import { isRmsError } from '@openrms/domain';
-import { DEFAULT_PREFIX, type ExpiryJob, QUEUES, type QueueName, type SlcRenewalJob } from './queue-names';
+import { DEFAULT_PREFIX, type ExpiryJob, QUEUES, type QueueName, type RevocationListJob, type SlcRenewalJob } from './queue-names';
 import type { RedisConnection } from './redis-connection';
 
 /** What a handler sees of its job: no BullMQ types leak into the apps. */
@@ -16,6 +16,8 @@ export interface JobContext<T> {
 export interface WorkerHandlers {
   slcRenewal(job: JobContext<SlcRenewalJob>): Promise<unknown>;
   expiry(job: JobContext<ExpiryJob>): Promise<unknown>;
+  /** Signs the revocation list when due; without it this worker takes no revocation-list jobs. */
+  revocationList?(job: JobContext<RevocationListJob>): Promise<unknown>;
 }
 
 export type WorkerEvent =
@@ -124,6 +126,8 @@ export function startWorkers(opts: StartWorkersOptions): RunningWorkers {
   };
 
   const workers = [make<SlcRenewalJob>(QUEUES.slcRenewal, (j) => opts.handlers.slcRenewal(j)), make<ExpiryJob>(QUEUES.expiry, (j) => opts.handlers.expiry(j))];
+  const revocationList = opts.handlers.revocationList;
+  if (revocationList) workers.push(make<RevocationListJob>(QUEUES.revocationList, (j) => revocationList.call(opts.handlers, j)));
   let closing: Promise<void> | undefined;
   return {
     close() {

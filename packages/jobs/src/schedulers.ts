@@ -1,5 +1,5 @@
 import { Queue } from 'bullmq';
-import { DEFAULT_PREFIX, type ExpiryJob, QUEUES, type SlcRenewalJob } from './queue-names';
+import { DEFAULT_PREFIX, type ExpiryJob, QUEUES, type RevocationListJob, type SlcRenewalJob } from './queue-names';
 import type { RedisConnection } from './redis-connection';
 
 /** Retry policy of every job the schedulers create: `attempts` in all, exponential backoff. */
@@ -12,22 +12,29 @@ export interface JobRetryPolicy {
 export const DEFAULT_RETRY_POLICY: JobRetryPolicy = { attempts: 8, backoffMs: 1000 };
 
 /** Job names within the queues (the dashboard shows them). */
-export const JOB_NAMES = { slcRenewal: 'renew-slc', expiry: 'expiry-sweep' } as const;
+export const JOB_NAMES = { slcRenewal: 'renew-slc', expiry: 'expiry-sweep', revocationList: 'publish-revocation-list' } as const;
+
+export interface SchedulerIds {
+  slcRenewal: string;
+  expiry: string;
+  revocationList: string;
+}
 
 /**
  * Deterministic scheduler ids, one per cluster and queue: every worker of a cluster upserts the same
  * ids, so there is one schedule however many workers run, and each tick is one job (BullMQ derives
  * the job id from the scheduler id and the tick time).
  */
-export function schedulerIds(clusterId: string): { slcRenewal: string; expiry: string } {
-  return { slcRenewal: `${QUEUES.slcRenewal}:${clusterId}`, expiry: `${QUEUES.expiry}:${clusterId}` };
+export function schedulerIds(clusterId: string): SchedulerIds {
+  return { slcRenewal: `${QUEUES.slcRenewal}:${clusterId}`, expiry: `${QUEUES.expiry}:${clusterId}`, revocationList: `${QUEUES.revocationList}:${clusterId}` };
 }
 
 export interface EnsureSchedulersOptions {
   connection: RedisConnection;
   prefix?: string | undefined;
   clusterId: string;
-  every: { renewalMs: number; expiryMs: number };
+  /** revocationListMs defaults to expiryMs (the job only signs when the list changed or is a day old). */
+  every: { renewalMs: number; expiryMs: number; revocationListMs?: number };
   retry?: JobRetryPolicy;
 }
 
@@ -35,7 +42,7 @@ export interface EnsureSchedulersOptions {
  * Creates or updates the two job schedulers of a cluster. Idempotent: called by every worker at
  * start-up; an unchanged schedule keeps its next tick, a changed interval replaces it.
  */
-export async function ensureSchedulers(opts: EnsureSchedulersOptions): Promise<{ slcRenewal: string; expiry: string }> {
+export async function ensureSchedulers(opts: EnsureSchedulersOptions): Promise<SchedulerIds> {
   const prefix = opts.prefix ?? DEFAULT_PREFIX;
   const retry = opts.retry ?? DEFAULT_RETRY_POLICY;
   const ids = schedulerIds(opts.clusterId);
@@ -48,11 +55,13 @@ export async function ensureSchedulers(opts: EnsureSchedulersOptions): Promise<{
   };
   const renewal = new Queue<SlcRenewalJob>(QUEUES.slcRenewal, { connection: opts.connection, prefix });
   const expiry = new Queue<ExpiryJob>(QUEUES.expiry, { connection: opts.connection, prefix });
+  const revocation = new Queue<RevocationListJob>(QUEUES.revocationList, { connection: opts.connection, prefix });
   try {
     await renewal.upsertJobScheduler(ids.slcRenewal, { every: opts.every.renewalMs }, { name: JOB_NAMES.slcRenewal, data: { clusterId: opts.clusterId }, opts: jobOpts });
     await expiry.upsertJobScheduler(ids.expiry, { every: opts.every.expiryMs }, { name: JOB_NAMES.expiry, data: { clusterId: opts.clusterId }, opts: jobOpts });
+    await revocation.upsertJobScheduler(ids.revocationList, { every: opts.every.revocationListMs ?? opts.every.expiryMs }, { name: JOB_NAMES.revocationList, data: { clusterId: opts.clusterId }, opts: jobOpts });
   } finally {
-    await Promise.all([renewal.close(), expiry.close()]);
+    await Promise.all([renewal.close(), expiry.close(), revocation.close()]);
   }
   return ids;
 }
@@ -61,7 +70,7 @@ export interface KeepSchedulersOptions extends EnsureSchedulersOptions {
   /** How often to look (default 15 s). */
   checkEveryMs?: number;
   /** The schedulers were missing (Redis restarted empty, someone removed them) and are back. */
-  onRestored?: (ids: { slcRenewal: string; expiry: string }) => void;
+  onRestored?: (ids: SchedulerIds) => void;
   onError?: (message: string) => void;
 }
 
@@ -82,12 +91,13 @@ export function keepSchedulers(opts: KeepSchedulersOptions): SchedulerKeeper {
   const ids = schedulerIds(opts.clusterId);
   const renewal = new Queue<SlcRenewalJob>(QUEUES.slcRenewal, { connection: opts.connection, prefix });
   const expiry = new Queue<ExpiryJob>(QUEUES.expiry, { connection: opts.connection, prefix });
+  const revocation = new Queue<RevocationListJob>(QUEUES.revocationList, { connection: opts.connection, prefix });
   let running: Promise<boolean> | undefined;
   const check = (): Promise<boolean> => {
     running ??= (async () => {
       try {
-        const [r, e] = await Promise.all([renewal.getJobScheduler(ids.slcRenewal), expiry.getJobScheduler(ids.expiry)]);
-        if (r && e) return false;
+        const [r, e, l] = await Promise.all([renewal.getJobScheduler(ids.slcRenewal), expiry.getJobScheduler(ids.expiry), revocation.getJobScheduler(ids.revocationList)]);
+        if (r && e && l) return false;
         await ensureSchedulers(opts);
         opts.onRestored?.(ids);
         return true;
@@ -108,7 +118,7 @@ export function keepSchedulers(opts: KeepSchedulersOptions): SchedulerKeeper {
     async close() {
       clearInterval(timer);
       await running;
-      await Promise.all([renewal.close(), expiry.close()]);
+      await Promise.all([renewal.close(), expiry.close(), revocation.close()]);
     },
   };
 }

@@ -47,18 +47,31 @@ export function seal(recipient: KeyObject, payload: Buffer, purpose: SealPurpose
   }
 }
 
-/** Opens a sealed blob with a private key. Internal: callers get key objects, never these bytes. */
-export function openSealed(privateKey: KeyObject, blob: Buffer, purpose: SealPurpose): Buffer {
+/**
+ * The RSA-OAEP (SHA-256) decryption of one block with a private key wherever it is kept: a
+ * KeyObject in this process, or a PKCS#11 token (`undefined` when the block does not open there).
+ */
+export type OaepDecrypt = (block: Buffer) => Buffer | undefined;
+
+/**
+ * Opens a sealed blob with a private key (or a function that decrypts with one). Internal: callers
+ * get key objects, never these bytes. A token that does not answer is its own Unavailable error,
+ * not "sealed to another key".
+ */
+export function openSealed(privateKey: KeyObject | OaepDecrypt, blob: Buffer, purpose: SealPurpose): Buffer {
   const fail = (why: string) => new RmsError('EnablingBitsHashDoesNotMatch', `the sealed ${purpose} cannot be opened: ${why}`);
   if (blob.length < 3 + IV_BYTES + TAG_BYTES || blob.readUInt8(0) !== VERSION) throw fail('unknown format');
   const rsaLen = blob.readUInt16BE(1);
   if (blob.length < 3 + rsaLen + IV_BYTES + TAG_BYTES) throw fail('truncated');
-  let ks: Buffer;
+  let ks: Buffer | undefined;
+  const block = blob.subarray(3, 3 + rsaLen);
   try {
-    ks = privateDecrypt({ key: privateKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, blob.subarray(3, 3 + rsaLen));
-  } catch {
-    throw fail('it was sealed to another key');
+    ks = typeof privateKey === 'function' ? privateKey(block) : privateDecrypt({ key: privateKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, block);
+  } catch (e) {
+    if (e instanceof RmsError && e.code === 'Unavailable') throw e;
+    ks = undefined;
   }
+  if (!ks) throw fail('it was sealed to another key');
   try {
     const iv = blob.subarray(3 + rsaLen, 3 + rsaLen + IV_BYTES);
     const d = createDecipheriv('aes-256-gcm', ks, iv);

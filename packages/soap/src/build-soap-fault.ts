@@ -58,6 +58,8 @@ export const SOAP_FAULT_TABLE: Readonly<Record<RmsErrorCode, FaultMapping>> = {
   AcquirePreLicenseInvalidLicensee: server(`${DRM}.Licensing.AcquirePreLicenseInvalidLicenseeException`),
   // PROTOCOL.md 3.3 (AcquireContentKey): a Utilities exception, unlike ClusterDecommissioned.
   ClusterNotDecommissioned: server(`${DRM}.Utilities.ClusterNotDecommissionedException`),
+  // [MS-RMSI] 3.2.4.1 (AcquireContentKey) names it in the DRM root namespace, unlike RMPR's and its own EditIssuanceLicense table.
+  ContentKeyNoMatchingIssuedPrincipal: server(`${DRM}.UnsignedIssuanceLicenseNoMatchingIssuedPrincipalException`),
   // [MS-RMSI] 3.4.4.1 lists both without a sub-namespace (its prose once adds .Licensing.).
   InvalidSignedIssuanceLicense: server(`${DRM}.InvalidSignedIssuanceLicenseException`),
   ServerRepublishIllegal: server(`${DRM}.ServerRepublishIllegalException`),
@@ -68,6 +70,9 @@ export const SOAP_FAULT_TABLE: Readonly<Record<RmsErrorCode, FaultMapping>> = {
   AuthenticationRequired: server('System.UnauthorizedAccessException'),
   AccessDenied: server('System.UnauthorizedAccessException'),
   TooManyRequests: server('System.UnauthorizedAccessException'),
+  // No RMS exception means "busy" (PROTOCOL.md names none); clients treat this one as a server-side failure to retry
+  // (docs/adr/0014-admission-control-and-workers.md). Not withheld: the message says what happened.
+  ServerBusy: server(UNSPECIFIED),
   // Operational codes (CLI, admin API, start-up) describe our internals, never the client's request.
   NotFound: withheld,
   AlreadyExists: withheld,

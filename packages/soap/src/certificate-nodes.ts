@@ -1,5 +1,6 @@
 import { XMLSerializer } from '@xmldom/xmldom';
 import { RmsError } from '@openrms/domain';
+import { liftedDocumentOf } from './lift-xrml-documents';
 import { NS } from './namespaces';
 
 /**
@@ -41,11 +42,13 @@ export function childText(el: Element, localName: string, ns: string | null = el
 }
 
 /**
- * The XrML documents of an ArrayOfXmlNode (e.g. LicenseeCerts), in order, each serialized as a
- * standalone no-namespace document string. Signatures are later verified against exactly this text,
- * so the element is serialized as received (attribute order, whitespace, inner namespace
- * declarations) except for the `xmlns=""` on its root: that declaration only undoes the envelope's
- * default namespace and is meaningless, and absent from what was signed, once the document stands alone.
+ * The XrML documents of an ArrayOfXmlNode (e.g. LicenseeCerts), in order, each a standalone
+ * no-namespace document string. Signatures are later verified against exactly this text, so it is
+ * the text as received (attribute order, whitespace, inner namespace declarations) except for the
+ * `xmlns=""` on its root: that declaration only undoes the envelope's default namespace and is
+ * meaningless, and absent from what was signed, once the document stands alone. Documents the
+ * request parser lifted out (liftXrmlDocuments, the usual case) are that text itself; any other is
+ * serialized from the DOM.
  */
 export function certificateNodes(arrayEl: Element | null | undefined): string[] {
   if (!arrayEl || isNil(arrayEl)) return [];
@@ -64,9 +67,17 @@ export function standaloneXrml(holder: Element, what: string, serializer = new X
     // mean guessing what was signed.
     throw new RmsError('MalformedRequest', `${what} is not in the empty namespace (xmlns="")`);
   }
-  const standalone = xrml.cloneNode(true) as Element;
-  if (standalone.hasAttribute('xmlns') && standalone.getAttribute('xmlns') === '') standalone.removeAttribute('xmlns');
-  return serializer.serializeToString(standalone);
+  const lifted = liftedDocumentOf(xrml);
+  if (lifted !== undefined) return lifted;
+  // Serialized in place, without a deep clone: the xmlns="" is taken off for the duration (this
+  // runs synchronously, nothing else sees the gap) and put back.
+  const emptyDefault = xrml.getAttributeNode('xmlns');
+  if (emptyDefault && emptyDefault.value === '') xrml.removeAttributeNode(emptyDefault);
+  try {
+    return serializer.serializeToString(xrml);
+  } finally {
+    if (emptyDefault && emptyDefault.value === '') xrml.setAttributeNode(emptyDefault);
+  }
 }
 
 function soleElementChild(el: Element, what: string): Element {

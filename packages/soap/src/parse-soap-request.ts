@@ -7,6 +7,7 @@ import {
   type ProtocolVersion,
 } from '@openrms/domain';
 import { childText } from './certificate-nodes';
+import { attachLiftedDocuments, liftXrmlDocuments } from './lift-xrml-documents';
 import type { OperationDef, ServiceDescription } from './load-service';
 import { NS, type SoapVersion } from './namespaces';
 import { parseXmlSecurely } from './parse-xml-securely';
@@ -73,7 +74,7 @@ export function parseSoapRequest(input: SoapHttpInput, service: ServiceDescripti
   } catch {
     throw new RmsError('MalformedRequest', 'The request body is not valid UTF-8.');
   }
-  const document = parseXmlSecurely(text);
+  const document = parseEnvelope(text);
   const envelope = document.documentElement!;
 
   const soapVersion = envelopeVersion(envelope, service);
@@ -115,6 +116,24 @@ export function parseSoapRequest(input: SoapHttpInput, service: ServiceDescripti
     if (e instanceof Error) Object.assign(e, { soapOperation: operation.name });
     throw e;
   }
+}
+
+/**
+ * The envelope as a DOM, with the XrML documents it carries lifted out as text first (each is
+ * parsed, if at all, by the use-case that verifies it: see liftXrmlDocuments). Should the skeleton
+ * fail to parse, the whole text is parsed as it came, so the refusal names what the client sent.
+ */
+function parseEnvelope(text: string): Document {
+  const lifted = liftXrmlDocuments(text);
+  if (!lifted) return parseXmlSecurely(text);
+  let document: Document;
+  try {
+    document = parseXmlSecurely(lifted.skeleton);
+  } catch {
+    return parseXmlSecurely(text);
+  }
+  attachLiftedDocuments(document, lifted.documents);
+  return document;
 }
 
 /** The operation a request-parsing error belongs to, when parsing got that far. */

@@ -28,4 +28,5 @@ export type { SettingsRepository } from './repositories/settings-repository';
 export type { UserKeysRepository } from './repositories/user-keys-repository';
 export type { TemplateRow, TemplateStatus, TemplatesRepository } from './repositories/templates-repository';
 export type { DirectoryLinkRow, DirectoryLinksRepository } from './repositories/directory-links-repository';
+export type { RevocationRow, RevocationKind, RevocationMatch, RevocationsRepository } from './repositories/revocations-repository';
 export { backupSqliteDatabase, restoreSqliteDatabase, BACKUP_DOCS, type DatabaseSummary } from './sqlite-backup';

@@ -3,9 +3,10 @@ import type { Migration } from './migrations/migration';
 import { initialSchema } from './migrations/initial-schema';
 import { templatesSchema } from './migrations/templates-schema';
 import { directoryLinksSchema } from './migrations/directory-links-schema';
+import { revocationsSchema } from './migrations/revocations-schema';
 
 /** Every migration, oldest first. Append only. */
-export const MIGRATIONS: readonly Migration[] = [initialSchema, templatesSchema, directoryLinksSchema];
+export const MIGRATIONS: readonly Migration[] = [initialSchema, templatesSchema, directoryLinksSchema, revocationsSchema];
 
 /** The schema version this code expects: the number of migrations it knows. */
 export const SCHEMA_VERSION = MIGRATIONS.length;

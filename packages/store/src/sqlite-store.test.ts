@@ -39,6 +39,34 @@ describe('sqlite specifics', () => {
     }
   });
 
+  test('statements kept prepared keep working when another process changes the schema', async () => {
+    const file = path.join(dir, 'statements', 'rms.db');
+    const store = await openStore(`sqlite:${file}`, { migrate: true });
+    try {
+      // The same SQL texts with different bindings, again and again: one prepared statement each.
+      for (let i = 0; i < 20; i++) await store.settings.set(`k${i % 3}`, i);
+      expect(await store.settings.get('k0')).toBe(18);
+      expect(await store.settings.get('k2')).toBe(17);
+      const other = knex({ client: 'better-sqlite3', connection: { filename: file }, useNullAsDefault: true });
+      try {
+        await other.raw('alter table settings add column extra text');
+        await other.raw('create table unrelated (id integer primary key)');
+      } finally {
+        await other.destroy();
+      }
+      await store.settings.set('k0', 'after');
+      expect(await store.settings.get('k0')).toBe('after');
+      expect(await store.settings.get('k1')).toBe(19);
+      await expect(store.transaction(async (tx) => {
+        await tx.settings.set('k1', 'rolled back');
+        throw new Error('undo');
+      })).rejects.toThrow('undo');
+      expect(await store.settings.get('k1')).toBe(19);
+    } finally {
+      await store.close();
+    }
+  });
+
   test('sqlite::memory: works for throw-away stores', async () => {
     const store = await openStore('sqlite::memory:', { migrate: true });
     try {

@@ -17,6 +17,7 @@ import { SlcChainsRepository } from './repositories/slc-chains-repository';
 import { UserKeysRepository } from './repositories/user-keys-repository';
 import { TemplatesRepository } from './repositories/templates-repository';
 import { DirectoryLinksRepository } from './repositories/directory-links-repository';
+import { RevocationsRepository } from './repositories/revocations-repository';
 
 export interface OpenStoreOptions {
   /**
@@ -86,6 +87,7 @@ export class Store {
   readonly userKeys: UserKeysRepository;
   readonly templates: TemplatesRepository;
   readonly directoryLinks: DirectoryLinksRepository;
+  readonly revocations: RevocationsRepository;
 
   private constructor(
     private readonly db: Knex,
@@ -106,6 +108,7 @@ export class Store {
     this.userKeys = new UserKeysRepository(db);
     this.templates = new TemplatesRepository(db);
     this.directoryLinks = new DirectoryLinksRepository(db);
+    this.revocations = new RevocationsRepository(db);
   }
 
   /** @internal use openStore */

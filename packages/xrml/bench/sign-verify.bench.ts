@@ -3,7 +3,7 @@
  * Run: `npx tsx packages/xrml/bench/sign-verify.bench.ts` from the repository root.
  */
 import { generateKeyPairSync, sign } from 'node:crypto';
-import { buildSlc, parseXrml, readCertificate, signXrml, verifyChain, verifyXrmlSignature, type Signer } from '../src';
+import { buildSlc, parseXrml, readCertificate, signXrml, verifyChain, verifyXrmlSignature, verifyXrmlSignatureWithXmlCrypto, type Signer } from '../src';
 
 const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const signer: Signer = { sign: (data) => sign('sha256', data, privateKey) };
@@ -37,6 +37,7 @@ console.log(`SLC: ${Buffer.byteLength(signed)} bytes signed, RSA-2048, node ${pr
 rate('raw RSA-2048 PKCS#1 v1.5 sign (node:crypto)', () => signer.sign(Buffer.from('x')));
 rate('parseXrml (secure parse)', () => parseXrml(signed));
 rate('signXrml (parse + c14n + digest + RSA sign)', () => signXrml(unsigned, signer));
-rate('verifyXrmlSignature', () => verifyXrmlSignature(signed, publicKey));
+rate('verifyXrmlSignature (lean)', () => verifyXrmlSignature(signed, publicKey));
+rate('verifyXrmlSignatureWithXmlCrypto (reference)', () => verifyXrmlSignatureWithXmlCrypto(signed, publicKey));
 rate('verify + readCertificate', () => readCertificate(verifyXrmlSignature(signed, publicKey)));
 rate('verifyChain (1 member)', () => verifyChain([signed], { trustedRootKeys: [publicKey], now }));

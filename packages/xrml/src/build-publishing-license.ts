@@ -7,8 +7,7 @@ import { writeDistributionPoint, writeReferral, type ReferralInfo } from './dist
 import { writeEnablingBits } from './enabling-bits';
 import type { RsaPublicKey } from './xrml-public-key';
 import { formatXrmlTime } from './xrml-time';
-import { guidValue, httpUrlValue, nonEmptyXmlValue, trimmedXmlValue, writeObject, writePublicKey, writeSecurityLevel, writeTimeRange } from './xrml-writer';
-import type { XMLBuilder } from 'xmlbuilder2/lib/interfaces';
+import { guidValue, httpUrlValue, nonEmptyXmlValue, trimmedXmlValue, writeObject, writePublicKey, writeSecurityLevel, writeTimeRange, type XrmlSink } from './xrml-writer';
 
 export const PUBLISHING_LICENSE_BODY_TYPE = 'Microsoft Rights Label';
 export const ENCRYPTED_RIGHTS_DATA_ID = 'Encrypted-Rights-Data';
@@ -113,7 +112,7 @@ export function buildPublishingLicense(fields: PublishingLicenseFields): string 
 }
 
 /** WORK `OBJECT/ID MS-GUID` + `METADATA/OWNER/OBJECT`, shared by the PL and the UL. */
-export function writeContentWork(work: XMLBuilder, contentId: string, owner: ContentOwner): void {
+export function writeContentWork(work: XrmlSink, contentId: string, owner: ContentOwner): void {
   if (!owner) throw new RmsError('InvalidInput', 'owner is required');
   work.ele('OBJECT').ele('ID', { type: 'MS-GUID' }).txt(guidValue(contentId, 'contentId'));
   const object = work.ele('METADATA').ele('OWNER').ele('OBJECT');

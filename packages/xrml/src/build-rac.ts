@@ -1,12 +1,12 @@
 import { RmsError } from '@openrms/domain';
-import { create } from 'xmlbuilder2';
 import { writeIssuer, type XrmlIssuerFields } from './build-slc';
 import { SPC_LEVELS } from './build-spc';
 import { writeDistributionPoint } from './distribution-point';
 import { writeEnablingBits } from './enabling-bits';
 import { writeGroupIdentityObject, type GroupIdentity } from './group-identity';
-import { finishWithImports, importElement, parseElementFragment } from './import-element';
-import { requiredChild, requiredPath } from './xrml-dom';
+import { canonicalElement, CanonicalDocument, type CanonicalFragment } from './canonical-xml';
+import { FragmentCache, parseElementFragment } from './import-element';
+import { requiredChild } from './xrml-dom';
 import type { RsaPublicKey } from './xrml-public-key';
 import { formatXrmlTime } from './xrml-time';
 import { guidValue, httpUrlValue, nonEmptyXmlValue, writeObject, writePublicKey, writeSecurityLevel, writeTimeRange } from './xrml-writer';
@@ -56,17 +56,17 @@ export interface RacFields {
 /**
  * Builds an unsigned rights account certificate, PROTOCOL.md §4.6 "RAC": ISSUEDTIME, VALIDITYTIME,
  * DESCRIPTOR, ISSUER, DISTRIBUTIONPOINT Activation [and Extranet-Activation], ISSUEDPRINCIPALS,
- * [FEDERATIONPRINCIPALS]. Sign the result with the SLC key.
+ * [FEDERATIONPRINCIPALS]. Sign the result with the SLC key. Written in canonical form
+ * (canonical-xml.ts), so signXrml digests it without parsing it again.
  */
 export function buildRac(fields: RacFields): string {
   if (!(RAC_CREDENTIAL_TYPES as readonly string[]).includes(fields.credentialType)) {
     throw new RmsError('InvalidInput', 'credentialType must be Persistent or Temporary');
   }
-  // Parsed before anything is built so a bad copy fails fast, with a message naming the field.
-  const machineObject = fields.machine ? parseElementFragment(fields.machine.objectXml, 'OBJECT', 'machine.objectXml') : undefined;
-  if (machineObject) requiredChild(machineObject, 'ID');
+  // Checked before anything is built so a bad copy fails fast, with a message naming the field.
+  const machineObject = fields.machine ? machineObjectFragment(fields.machine.objectXml) : undefined;
 
-  const doc = create();
+  const doc = new CanonicalDocument();
   const body = doc.ele('XrML', { version: '1.2' }).ele('BODY', { type: 'LICENSE', version: '3.0' });
   body.ele('ISSUEDTIME').txt(formatXrmlTime(fields.issuedTime));
   writeTimeRange(body, 'VALIDITYTIME', fields.validFrom, fields.validUntil);
@@ -92,19 +92,27 @@ export function buildRac(fields: RacFields): string {
     writeSecurityLevel(principal, { name: RAC_LEVELS.creationTime, value: formatXrmlTime(fields.credentialCreationTime) });
   }
 
-  if (!fields.machine || !machineObject) return doc.end({ headless: true, prettyPrint: false });
+  if (fields.machine && machineObject) {
+    const machine = fields.machine;
+    // The SPC's OBJECT comes first, then what was sealed to that machine.
+    const federation = body.ele('FEDERATIONPRINCIPALS').ele('PRINCIPAL').importCanonical(machineObject);
+    writeEnablingBits(federation, machine.enablingBits, 'machine.enablingBits');
+    const levels = machine.securityLevels;
+    if (!levels) throw new RmsError('InvalidInput', 'machine.securityLevels is required');
+    writeSecurityLevel(federation, { name: SPC_LEVELS.platform, value: nonEmptyXmlValue(levels.platform, 'machine platform') });
+    writeSecurityLevel(federation, { name: SPC_LEVELS.manufacturer, value: nonEmptyXmlValue(levels.manufacturer, 'machine manufacturer') });
+    writeSecurityLevel(federation, { name: SPC_LEVELS.repository, value: nonEmptyXmlValue(levels.repository, 'machine repository') });
+  }
+  return doc.end();
+}
 
-  const machine = fields.machine;
-  const federation = body.ele('FEDERATIONPRINCIPALS').ele('PRINCIPAL');
-  writeEnablingBits(federation, machine.enablingBits, 'machine.enablingBits');
-  const levels = machine.securityLevels;
-  if (!levels) throw new RmsError('InvalidInput', 'machine.securityLevels is required');
-  writeSecurityLevel(federation, { name: SPC_LEVELS.platform, value: nonEmptyXmlValue(levels.platform, 'machine platform') });
-  writeSecurityLevel(federation, { name: SPC_LEVELS.manufacturer, value: nonEmptyXmlValue(levels.manufacturer, 'machine manufacturer') });
-  writeSecurityLevel(federation, { name: SPC_LEVELS.repository, value: nonEmptyXmlValue(levels.repository, 'machine repository') });
+/** The SPC principal's OBJECT, checked and rendered canonically; kept per text like the UL's licensee. */
+const machineObjects = new FragmentCache<CanonicalFragment>(512);
 
-  return finishWithImports(doc.end({ headless: true, prettyPrint: false }), (d) => {
-    const target = requiredPath(d.body, 'FEDERATIONPRINCIPALS/PRINCIPAL');
-    importElement(d, target, machineObject, target.firstChild);
+function machineObjectFragment(objectXml: string): CanonicalFragment {
+  return machineObjects.get(objectXml, () => {
+    const object = parseElementFragment(objectXml, 'OBJECT', 'machine.objectXml');
+    requiredChild(object, 'ID');
+    return canonicalElement(object);
   });
 }

@@ -1,6 +1,5 @@
 import { RmsError } from '@openrms/domain';
 import { create } from 'xmlbuilder2';
-import type { XMLBuilder } from 'xmlbuilder2/lib/interfaces';
 import { formatIssueScope, ISSUE_SCOPE_LEVEL, type IssueScope } from './issue-scope';
 import type { CertificateInfo } from './read-certificate';
 import type { RsaPublicKey } from './xrml-public-key';
@@ -15,6 +14,7 @@ import {
   writeSecurityLevel,
   writeTimeRange,
   type XrmlSecurityLevel,
+  type XrmlSink,
 } from './xrml-writer';
 
 /** The ISSUER block: for a server-issued document, a copy of the issuer certificate's principal. */
@@ -34,11 +34,18 @@ export interface XrmlIssuerFields {
   cpsUrl?: string;
 }
 
-export type SlcRevocation =
+export type SlcRevocation = (
   /** The SLC's issuer may revoke it (RMPR StandardRevocation). */
   | { kind: 'standard'; intervalDays?: number }
   /** The issuer and each listed third-party authority may revoke it (CustomRevocation). */
-  | { kind: 'custom'; authorityKeys: readonly RsaPublicKey[]; intervalDays?: number };
+  | { kind: 'custom'; authorityKeys: readonly RsaPublicKey[]; intervalDays?: number }
+) & {
+  /**
+   * Where the issuer publishes its signed revocation list: the ADDRESS of the issuer's
+   * DISTRIBUTIONPOINT. SLCs issued before lists were published have none.
+   */
+  listUrl?: string;
+};
 
 export interface SlcFields {
   descriptorGuid: string;
@@ -128,7 +135,7 @@ export function buildSlc(fields: SlcFields): string {
 }
 
 /** `ISSUER`: OBJECT, PUBLICKEY, then SECURITYLEVELs (and the CPS level last). Shared by every builder. */
-export function writeIssuer(body: XMLBuilder, issuer: XrmlIssuerFields): void {
+export function writeIssuer(body: XrmlSink, issuer: XrmlIssuerFields): void {
   const el = body.ele('ISSUER');
   writeObject(el, {
     objectType: issuer.objectType ?? SERVER_OBJECT_TYPE,
@@ -155,11 +162,11 @@ export function writeIssuer(body: XMLBuilder, issuer: XrmlIssuerFields): void {
 
 /**
  * `CONDITIONLIST/REFRESH`: a DISTRIBUTIONPOINT naming the SLC's issuer (ID and NAME copied from the
- * ISSUER, as §6.6 describes a list issuer) with its key, then one `External revocation authority`
- * per third-party key when custom, then INTERVALTIME. None of these DPs has an ADDRESS: no
- * revocation list is published for SLCs; the entries say whose signed list a client must honour.
+ * ISSUER, as §6.6 describes a list issuer) with its key and, when given, the ADDRESS of the list
+ * the issuer publishes (docs/adr/0015-revocation.md); then one `External revocation authority` per
+ * third-party key when custom (they publish where they choose: no ADDRESS), then INTERVALTIME.
  */
-function writeRevocation(body: XMLBuilder, issuer: XrmlIssuerFields, revocation: SlcRevocation): void {
+function writeRevocation(body: XrmlSink, issuer: XrmlIssuerFields, revocation: SlcRevocation): void {
   const refresh = body.ele('CONDITIONLIST').ele('REFRESH');
   const issuerDp = refresh.ele('DISTRIBUTIONPOINT');
   writeObject(issuerDp, {
@@ -167,6 +174,7 @@ function writeRevocation(body: XMLBuilder, issuer: XrmlIssuerFields, revocation:
     idType: issuer.idType ?? 'MS-GUID',
     id: issuer.id,
     ...(issuer.name === undefined ? {} : { name: issuer.name }),
+    ...(revocation.listUrl === undefined ? {} : { url: revocation.listUrl }),
   });
   writePublicKey(issuerDp, issuer.publicKey);
   if (revocation.kind === 'custom') {

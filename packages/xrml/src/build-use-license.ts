@@ -1,11 +1,11 @@
 import { RmsError, type TimeRange } from '@openrms/domain';
-import { create } from 'xmlbuilder2';
 import { writeContentWork, type ContentOwner } from './build-publishing-license';
 import { writeIssuer, type XrmlIssuerFields } from './build-slc';
 import { writeReferral, type ReferralInfo } from './distribution-point';
 import { writeEnablingBits } from './enabling-bits';
 import { readGroupIdentity } from './group-identity';
-import { finishWithImports, importElement, parseElementFragment } from './import-element';
+import { canonicalElement, CanonicalDocument, type CanonicalFragment } from './canonical-xml';
+import { FragmentCache, parseElementFragment } from './import-element';
 import { readPrincipal } from './read-certificate';
 import { requiredChild } from './xrml-dom';
 import { formatXrmlTime } from './xrml-time';
@@ -51,15 +51,13 @@ export interface UseLicenseFields {
  * VALIDITYTIME, DESCRIPTOR (`Content-License`), ISSUER, ISSUEDPRINCIPALS (the RAC principal),
  * [Referral-Info DP], WORK (OBJECT, METADATA/OWNER, RIGHTSGROUP), [POLICYLIST type="exclusion"].
  * VALIDITYTIME is our addition (placed as in every other certificate); the spec's UL has none.
+ * Written in canonical form (canonical-xml.ts), so signXrml digests it without parsing it again.
  */
 export function buildUseLicense(fields: UseLicenseFields): string {
-  const licensee = parseElementFragment(fields.licenseePrincipalXml, 'PRINCIPAL', 'licenseePrincipalXml');
-  // A UL is for a RAC principal: a Group-Identity OBJECT and a usable key, nothing less.
-  readGroupIdentity(requiredChild(licensee, 'OBJECT'));
-  readPrincipal(licensee);
+  const licensee = licenseeFragment(fields.licenseePrincipalXml);
   if (!Array.isArray(fields.rights) || fields.rights.length === 0) throw new RmsError('InvalidInput', 'a use licence needs at least one right');
 
-  const doc = create();
+  const doc = new CanonicalDocument();
   const body = doc.ele('XrML', { version: '1.2', purpose: USE_LICENSE_PURPOSE }).ele('BODY', { type: 'LICENSE', version: '3.0' });
   body.ele('ISSUEDTIME').txt(formatXrmlTime(fields.issuedTime));
   writeTimeRange(body, 'VALIDITYTIME', fields.validFrom, fields.validUntil);
@@ -69,7 +67,7 @@ export function buildUseLicense(fields: UseLicenseFields): string {
     id: guidValue(fields.descriptorGuid, 'descriptorGuid'),
   });
   writeIssuer(body, fields.issuer);
-  body.ele('ISSUEDPRINCIPALS');
+  body.ele('ISSUEDPRINCIPALS').importCanonical(licensee);
   if (fields.referral !== undefined) writeReferral(body, fields.referral);
 
   const work = body.ele('WORK');
@@ -90,8 +88,21 @@ export function buildUseLicense(fields: UseLicenseFields): string {
       object.ele('VERSIONSPAN', { min: trimmedXmlValue(x.min, 'exclusion min'), max: trimmedXmlValue(x.max, 'exclusion max') });
     }
   }
+  return doc.end();
+}
 
-  return finishWithImports(doc.end({ headless: true, prettyPrint: false }), (d) => {
-    importElement(d, requiredChild(d.body, 'ISSUEDPRINCIPALS'), licensee);
+/**
+ * The RAC principal, checked (a Group-Identity OBJECT and a usable key, nothing less) and rendered
+ * canonically. A member issues licences to the same few thousand people over and over, so the
+ * answer for each principal text is kept (it depends on nothing but the text).
+ */
+const licensees = new FragmentCache<CanonicalFragment>(512);
+
+function licenseeFragment(principalXml: string): CanonicalFragment {
+  return licensees.get(principalXml, () => {
+    const licensee = parseElementFragment(principalXml, 'PRINCIPAL', 'licenseePrincipalXml');
+    readGroupIdentity(requiredChild(licensee, 'OBJECT'));
+    readPrincipal(licensee);
+    return canonicalElement(licensee);
   });
 }

@@ -1,8 +1,7 @@
 import { RmsError, newBracedGuid } from '@openrms/domain';
-import type { XMLBuilder } from 'xmlbuilder2/lib/interfaces';
 import { guidText } from './read-document';
 import { attrOf, childElements, optionalChild, optionalText, requiredChild, textOf } from './xrml-dom';
-import { guidValue, nonEmptyXmlValue, writeObject } from './xrml-writer';
+import { guidValue, nonEmptyXmlValue, writeObject, type XrmlSink } from './xrml-writer';
 
 /**
  * `<DISTRIBUTIONPOINT><OBJECT type="…"><ID type="MS-GUID">{…}</ID><NAME>…</NAME><ADDRESS type="URL">…</ADDRESS></OBJECT></DISTRIBUTIONPOINT>`
@@ -27,11 +26,11 @@ export interface ReferralInfo {
 export const REFERRAL_DP_TYPE = 'Referral-Info';
 
 /** An http(s) distribution point (Activation, License-Acquisition-URL, Publishing-URL, …). */
-export function writeDistributionPoint(body: XMLBuilder, dp: { type: string; guid: string; name: string; url: string }): void {
+export function writeDistributionPoint(body: XrmlSink, dp: { type: string; guid: string; name: string; url: string }): void {
   writeObject(body.ele('DISTRIBUTIONPOINT'), { objectType: dp.type, idType: 'MS-GUID', id: dp.guid, name: dp.name, url: dp.url });
 }
 
-export function writeReferral(body: XMLBuilder, referral: ReferralInfo): void {
+export function writeReferral(body: XrmlSink, referral: ReferralInfo): void {
   const object = body.ele('DISTRIBUTIONPOINT').ele('OBJECT', { type: REFERRAL_DP_TYPE });
   object.ele('ID', { type: 'MS-GUID' }).txt(referral.guid === undefined ? newBracedGuid() : guidValue(referral.guid, 'referral guid'));
   object.ele('NAME').txt(nonEmptyXmlValue(referral.name, 'referral name'));

@@ -1,7 +1,7 @@
 import { RmsError } from '@openrms/domain';
-import type { XMLBuilder } from 'xmlbuilder2/lib/interfaces';
 import { attrOf, requiredChild, textOf } from './xrml-dom';
 import { strictBase64 } from './xrml-public-key';
+import type { XrmlSink } from './xrml-writer';
 
 /**
  * ENABLINGBITS as OpenRMS writes them. The bytes are an opaque sealed blob made by the keys package
@@ -14,7 +14,7 @@ export const ENABLING_BITS_TYPE = 'sealed-key-v2';
 const MAX_ENABLING_BITS_BYTES = 64 * 1024;
 
 /** `<ENABLINGBITS type="sealed-key-v2"><VALUE encoding="base64" size="BITS">…</VALUE></ENABLINGBITS>` */
-export function writeEnablingBits(parent: XMLBuilder, blob: Buffer, what = 'enablingBits'): void {
+export function writeEnablingBits(parent: XrmlSink, blob: Buffer, what = 'enablingBits'): void {
   if (!Buffer.isBuffer(blob) || blob.length === 0) throw new RmsError('InvalidInput', `${what} must be a non-empty Buffer`);
   if (blob.length > MAX_ENABLING_BITS_BYTES) throw new RmsError('InvalidInput', `${what} is larger than ${MAX_ENABLING_BITS_BYTES} bytes`);
   parent

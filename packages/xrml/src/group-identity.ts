@@ -1,7 +1,6 @@
 import { RmsError } from '@openrms/domain';
-import type { XMLBuilder } from 'xmlbuilder2/lib/interfaces';
 import { attrOf, childElements, requiredAttr, requiredChild, requiredText, textOf } from './xrml-dom';
-import { trimmedXmlValue } from './xrml-writer';
+import { trimmedXmlValue, type XrmlSink } from './xrml-writer';
 
 /** The `Group-Identity` OBJECT of a RAC, CLC and UL principal (PROTOCOL.md §4.6 RAC). */
 export const GROUP_IDENTITY_OBJECT_TYPE = 'Group-Identity';
@@ -19,7 +18,7 @@ export interface GroupIdentity {
 }
 
 /** `<OBJECT type="Group-Identity"><ID type="…">…</ID><NAME>email</NAME><ADDRESS type="email_alias">…</ADDRESS>*</OBJECT>` */
-export function writeGroupIdentityObject(parent: XMLBuilder, identity: GroupIdentity): void {
+export function writeGroupIdentityObject(parent: XrmlSink, identity: GroupIdentity): void {
   if (!(GROUP_IDENTITY_ID_TYPES as readonly string[]).includes(identity.idType)) {
     throw new RmsError('InvalidInput', `identity idType must be one of ${GROUP_IDENTITY_ID_TYPES.join(', ')}`);
   }

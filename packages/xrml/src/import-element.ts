@@ -74,3 +74,30 @@ export function importElement(doc: XrmlDocument, parent: Element, source: Elemen
   parent.insertBefore(copy, before ?? null);
   return copy;
 }
+
+/**
+ * A bounded memo of what a builder made of a copied element's text (checked and rendered
+ * canonically). The result depends on nothing but the text, so a hit is as good as the work; the
+ * oldest entry goes when the bound is reached.
+ */
+export class FragmentCache<T> {
+  readonly #entries = new Map<string, T>();
+  constructor(private readonly max: number) {}
+
+  get(xml: string, make: () => T): T {
+    if (typeof xml !== 'string') return make();
+    const hit = this.#entries.get(xml);
+    if (hit !== undefined) {
+      // Most recently used last, so eviction takes the least recently used.
+      this.#entries.delete(xml);
+      this.#entries.set(xml, hit);
+      return hit;
+    }
+    const made = make();
+    if (xml.length <= MAX_FRAGMENT_BYTES) {
+      this.#entries.set(xml, made);
+      if (this.#entries.size > this.max) this.#entries.delete(this.#entries.keys().next().value as string);
+    }
+    return made;
+  }
+}

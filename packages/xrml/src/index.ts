@@ -14,7 +14,7 @@ export {
 } from './xrml-public-key';
 export { parseXrml, type XrmlDocument, type ParseXrmlOptions } from './parse-xrml';
 export { signXrml, type Signer, type SignXrmlOptions } from './sign-xrml';
-export { verifyXrmlSignature } from './verify-xrml-signature';
+export { verifyXrmlSignature, verifyXrmlSignatureWithXmlCrypto } from './verify-xrml-signature';
 export {
   readCertificate,
   readPrincipal,
@@ -36,10 +36,20 @@ export {
 } from './build-slc';
 export { ISSUE_SCOPES, ISSUE_SCOPE_LEVEL, formatIssueScope, scopeAllows, type IssueScope } from './issue-scope';
 export {
+  buildRevocationList,
+  REVOCATION_CATEGORY,
+  REVOCATION_LIST_DESCRIPTOR_TYPE,
+  type RevocationEntry,
+  type RevocationEntryType,
+  type RevocationListFields,
+} from './build-revocation-list';
+export { readRevocationList, type RevocationListInfo } from './read-revocation-list';
+export {
   verifyChain,
   summarizeChain,
   DEFAULT_MAX_CHAIN_LENGTH,
   type VerifyChainOptions,
+  type ChainMemberCache,
   type ChainSummary,
   type ChainMemberSummary,
 } from './verify-chain';

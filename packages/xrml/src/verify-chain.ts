@@ -10,6 +10,17 @@ export interface VerifyChainOptions {
   maxBytesPerCert?: number;
   /** Default 10; the longest chain in the protocol (SPC) has five members. */
   maxLength?: number;
+  /**
+   * Signature results of members seen before: `lookup` answers the CertificateInfo a member's exact
+   * bytes yielded when one of `keys` verified them (and which key), `remember` records a fresh one.
+   * Time validity is checked on every call whatever the source.
+   */
+  cache?: ChainMemberCache;
+}
+
+export interface ChainMemberCache {
+  lookup(xml: string, keys: readonly RsaPublicKey[]): { info: CertificateInfo; key: RsaPublicKey } | undefined;
+  remember(xml: string, key: RsaPublicKey, info: CertificateInfo): void;
 }
 
 export const DEFAULT_MAX_CHAIN_LENGTH = 10;
@@ -36,11 +47,18 @@ export function verifyChain(chain: readonly string[], opts: VerifyChainOptions):
   if (!Number.isFinite(now)) throw new RmsError('InvalidInput', 'verifyChain needs a valid `now`');
   const parseOpts = opts.maxBytesPerCert === undefined ? {} : { maxBytes: opts.maxBytesPerCert };
 
-  const docs: XrmlDocument[] = chain.map((xml, i) => at(i, chain.length, () => parseXrml(xml, parseOpts)));
+  // Parsed only when needed: a member found in the cache is never parsed.
+  const docs: (XrmlDocument | undefined)[] = new Array(chain.length);
+  const parsed = (i: number): XrmlDocument => (docs[i] ??= at(i, chain.length, () => parseXrml(chain[i]!, parseOpts)));
   const infos: CertificateInfo[] = new Array(chain.length);
 
   for (let i = chain.length - 1; i >= 0; i--) {
-    const doc = docs[i]!;
+    const cached = opts.cache?.lookup(chain[i]!, i === chain.length - 1 ? opts.trustedRootKeys : [infos[i + 1]!.principal.publicKey]);
+    if (cached) {
+      infos[i] = checkTime(cached.info, now, i, chain.length);
+      continue;
+    }
+    const doc = parsed(i);
     const claimedIssuerKey = at(i, chain.length, () => readCertificate(doc)).issuer.publicKey;
     let issuerKey: RsaPublicKey;
     if (i === chain.length - 1) {
@@ -59,15 +77,20 @@ export function verifyChain(chain: readonly string[], opts: VerifyChainOptions):
     const info = at(i, chain.length, () => readCertificate(verified));
     // Re-checked on the verified content: the pre-check above read unverified bytes.
     if (!publicKeysEqual(info.issuer.publicKey, issuerKey)) throw fail(i, chain.length, 'signed ISSUER key does not match');
-    if (info.validFrom && now < info.validFrom.getTime()) {
-      throw fail(i, chain.length, `not yet valid (valid from ${info.validFrom.toISOString()})`);
-    }
-    if (info.validUntil && now >= info.validUntil.getTime()) {
-      throw fail(i, chain.length, `expired (valid until ${info.validUntil.toISOString()})`);
-    }
-    infos[i] = info;
+    opts.cache?.remember(chain[i]!, issuerKey, info);
+    infos[i] = checkTime(info, now, i, chain.length);
   }
   return infos;
+}
+
+function checkTime(info: CertificateInfo, now: number, i: number, length: number): CertificateInfo {
+  if (info.validFrom && now < info.validFrom.getTime()) {
+    throw fail(i, length, `not yet valid (valid from ${info.validFrom.toISOString()})`);
+  }
+  if (info.validUntil && now >= info.validUntil.getTime()) {
+    throw fail(i, length, `expired (valid until ${info.validUntil.toISOString()})`);
+  }
+  return info;
 }
 
 export interface ChainMemberSummary {

@@ -16,8 +16,14 @@ import { strictBase64, type RsaPublicKey } from './xrml-public-key';
  * child of XrML); a fixed signature profile (anything but RSA-SHA256, exc-c14n, one Reference with
  * URI="" and exactly enveloped + exc-c14n transforms, SHA-256 digest is refused, so nothing in the
  * document can steer what is hashed or how); a KeyInfo, if present, is ignored, because the key
- * comes only from the caller; the signed octets xml-crypto reports must equal the canonical form of
- * our own parse of the whole root; callers then read only the returned, re-parsed signed octets.
+ * comes only from the caller; callers then read only the returned, re-parsed signed octets.
+ *
+ * Because the profile is fixed, verification is direct: the signed octets are the exclusive
+ * canonical form of our own parse of the root without its signature (what URI="" + enveloped +
+ * exc-c14n produce), hashed once; SignedInfo is canonicalised once and checked with one RSA
+ * verification. Nothing is looked up by XPath, cloned or parsed a second time before the signature
+ * holds. verifyXrmlSignatureWithXmlCrypto does the same through xml-crypto's general machinery and
+ * is the reference the differential tests hold this one to (and xmlsec1 beside both).
  *
  * Comments are not signed (same-document URI dereferencing drops them, in xml-crypto and xmlsec1
  * alike), so adding or removing one keeps the signature valid; since the returned document is built
@@ -28,17 +34,32 @@ export function verifyXrmlSignature(
   publicKey: RsaPublicKey,
   opts: ParseXrmlOptions = {},
 ): XrmlDocument {
-  if (!(publicKey instanceof KeyObject) || publicKey.type !== 'public' || publicKey.asymmetricKeyType !== 'rsa') {
-    throw new RmsError('InvalidInput', 'verification needs an RSA public KeyObject');
+  const { doc, signature, signedInfo, digestValue, signatureValue } = prepare(input, publicKey, opts);
+  const signedOctets = canonicalRootWithoutSignature(doc.root, signature);
+  const digest = createHash('sha256').update(signedOctets, 'utf8').digest();
+  if (!digest.equals(digestValue)) throw invalid('signed content does not match its digest');
+  const canonicalSignedInfo = new ExclusiveCanonicalization().process(signedInfo, {});
+  let ok: boolean;
+  try {
+    ok = rsaVerify('sha256', Buffer.from(canonicalSignedInfo, 'utf8'), publicKey, signatureValue);
+  } catch (cause) {
+    throw invalid('signature does not verify with the issuer key', cause);
   }
-  // A verified document no longer holds its signature; verify its original text again.
-  const doc = typeof input === 'string' ? parse(input, opts) : input.verified ? parse(input.xml, opts) : input;
+  if (!ok) throw invalid('signature does not verify with the issuer key');
+  return reparse(doc, signedOctets, opts);
+}
 
-  const signature = doc.dsigSignature;
-  if (!signature) throw invalid('document has no ds:Signature');
-  if (lastElementChild(doc.root) !== signature) throw invalid('ds:Signature is not the last child of XrML');
-  checkSignatureProfile(signature);
-
+/**
+ * The reference implementation: the same input checks and profile, with xml-crypto computing and
+ * checking the reference and the signature. Kept for the differential tests (and for comparing
+ * costs); production code calls verifyXrmlSignature.
+ */
+export function verifyXrmlSignatureWithXmlCrypto(
+  input: XrmlDocument | string,
+  publicKey: RsaPublicKey,
+  opts: ParseXrmlOptions = {},
+): XrmlDocument {
+  const { doc, signature } = prepare(input, publicKey, opts);
   const sx = new SignedXml({ publicCert: publicKey, getCertFromKeyInfo: () => null });
   // Only our profile's algorithms exist on this instance, and the verifier is bound to the caller's
   // key: whatever xml-crypto's key lookup returns, this is the key that decides.
@@ -60,7 +81,35 @@ export function verifyXrmlSignature(
   if (signedOctets !== canonicalRootWithoutSignature(doc.root, signature)) {
     throw invalid('signed content is not the whole XrML document');
   }
+  return reparse(doc, signedOctets, opts);
+}
 
+interface Prepared {
+  doc: XrmlDocument;
+  signature: Element;
+  signedInfo: Element;
+  /** DigestValue, decoded (strict base64). */
+  digestValue: Buffer;
+  /** SignatureValue, decoded (strict base64). */
+  signatureValue: Buffer;
+}
+
+/** What both implementations check before any cryptography: the key, the parse, the profile. */
+function prepare(input: XrmlDocument | string, publicKey: RsaPublicKey, opts: ParseXrmlOptions): Prepared {
+  if (!(publicKey instanceof KeyObject) || publicKey.type !== 'public' || publicKey.asymmetricKeyType !== 'rsa') {
+    throw new RmsError('InvalidInput', 'verification needs an RSA public KeyObject');
+  }
+  // A verified document no longer holds its signature; verify its original text again.
+  const doc = typeof input === 'string' ? parseXrml(input, opts) : input.verified ? parseXrml(input.xml, opts) : input;
+
+  const signature = doc.dsigSignature;
+  if (!signature) throw invalid('document has no ds:Signature');
+  if (lastElementChild(doc.root) !== signature) throw invalid('ds:Signature is not the last child of XrML');
+  return { doc, signature, ...checkSignatureProfile(signature) };
+}
+
+/** The signed octets, parsed again: callers read only what the signature covers. */
+function reparse(doc: XrmlDocument, signedOctets: string, opts: ParseXrmlOptions): XrmlDocument {
   let reparsed;
   try {
     reparsed = parseSecureXml(signedOctets, opts);
@@ -70,12 +119,8 @@ export function verifyXrmlSignature(
   return toXrmlDocument(doc.xml, reparsed.document, reparsed.root, reparsed.dsigSignatures, true);
 }
 
-function parse(xml: string, opts: ParseXrmlOptions): XrmlDocument {
-  return parseXrml(xml, opts);
-}
-
 /** The one signature shape we write; every element must be exactly where xmldsig puts it. */
-function checkSignatureProfile(signature: Element): void {
+function checkSignatureProfile(signature: Element): { signedInfo: Element; digestValue: Buffer; signatureValue: Buffer } {
   const children = dsChildren(signature);
   const [signedInfo, signatureValue, ...rest] = children;
   if (!signedInfo || signedInfo.localName !== 'SignedInfo') throw invalid('first child of Signature must be SignedInfo');
@@ -103,6 +148,23 @@ function checkSignatureProfile(signature: Element): void {
   expectAlgorithm(t2, 'Transform', EXC_C14N);
   expectAlgorithm(digestMethod, 'DigestMethod', SHA256_DIGEST);
   if (digestValue.localName !== 'DigestValue') throw invalid('Reference lacks DigestValue');
+  return { signedInfo, digestValue: base64Value(digestValue), signatureValue: base64Value(signatureValue) };
+}
+
+/**
+ * A DigestValue or SignatureValue: one text node of strict base64 (whitespace allowed). A comment,
+ * CDATA section or element inside would let two readers of the same element see different values
+ * (xml-crypto reads the first text node of SignatureValue, the whole text of DigestValue), so the
+ * profile has none.
+ */
+function base64Value(el: Element): Buffer {
+  const text = el.firstChild;
+  if (!text || text.nodeType !== 3 || text.nextSibling) throw invalid(`${el.localName} must hold base64 text only`);
+  try {
+    return strictBase64((text as Text).data, el.localName);
+  } catch {
+    throw invalid(`${el.localName} is not valid base64`);
+  }
 }
 
 function expectAlgorithm(el: Element, localName: string, algorithm: string): void {
@@ -135,9 +197,10 @@ function lastElementChild(el: Element): Element | undefined {
 }
 
 /**
- * What the enveloped + exc-c14n transforms must have produced from our own parse. The signature is
- * detached for the duration instead of working on a clone: cloning is the single most expensive
- * step of verification in xmldom, and this runs synchronously, so nothing else sees the gap.
+ * What the enveloped + exc-c14n transforms produce from our own parse. The signature is detached
+ * for the duration instead of working on a clone: cloning is the single most expensive step of
+ * verification in xmldom, and this runs synchronously, so nothing else sees the gap. Comments are
+ * dropped by the canonicaliser (exc-c14n without comments), as URI="" requires.
  */
 function canonicalRootWithoutSignature(root: Element, signature: Element): string {
   const next = signature.nextSibling;

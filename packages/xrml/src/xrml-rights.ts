@@ -1,8 +1,7 @@
 import { normalizeRight, RESERVED_RIGHTS, RmsError, type Grantee, type RightGrant, type TimeRange } from '@openrms/domain';
-import type { XMLBuilder } from 'xmlbuilder2/lib/interfaces';
 import { exactlyOne, onlyChildren, readTimeRange } from './read-document';
 import { attrOf, childElements, optionalChild, requiredAttr, requiredChild, requiredText, textOf } from './xrml-dom';
-import { nonEmptyXmlValue, trimmedXmlValue, writeIntervalTime, writeTimeRange, xmlValue } from './xrml-writer';
+import { nonEmptyXmlValue, trimmedXmlValue, writeIntervalTime, writeTimeRange, xmlValue, type XrmlSink } from './xrml-writer';
 
 /**
  * Rights as the ERD, the rights policy template and the UL write them (PROTOCOL.md §4.6):
@@ -16,7 +15,7 @@ export const INTERNAL_ANYONE = 'Anyone';
 export const INTERNAL_OWNER = 'Owner';
 
 /** Appends the element for `right` (normalised with domain's normalizeRight) and returns it. */
-export function writeRightElement(list: XMLBuilder, right: string): XMLBuilder {
+export function writeRightElement(list: XrmlSink, right: string): XrmlSink {
   const name = normalizeRight(right);
   return RESERVED.includes(name) ? list.ele(name) : list.ele('RIGHT', { name });
 }
@@ -30,7 +29,7 @@ export function readRightName(el: Element): string {
 }
 
 /** `<TIME><RANGETIME>…</RANGETIME></TIME>` then `<TIME><INTERVALTIME days="n"/></TIME>`, each when set. */
-export function writeTimeConditions(conditions: XMLBuilder, range: TimeRange | undefined, intervalDays: number | undefined): void {
+export function writeTimeConditions(conditions: XrmlSink, range: TimeRange | undefined, intervalDays: number | undefined): void {
   if (range !== undefined) writeTimeRange(conditions.ele('TIME'), 'RANGETIME', range.from, range.until);
   if (intervalDays !== undefined) {
     if (!Number.isSafeInteger(intervalDays) || intervalDays <= 0) throw new RmsError('InvalidInput', 'intervalDays must be a positive integer');
@@ -75,7 +74,7 @@ function readIntervalDays(el: Element): number {
  * `ACCESS/PRINCIPAL/OBJECT`: an e-mail is `<ID type="Unspecified"/><NAME>email</NAME>`, anyone and
  * the owner are `<ID type="Internal">Anyone|Owner</ID>`.
  */
-export function writeGrantee(conditions: XMLBuilder, grantee: Grantee): void {
+export function writeGrantee(conditions: XrmlSink, grantee: Grantee): void {
   const object = conditions.ele('ACCESS').ele('PRINCIPAL').ele('OBJECT');
   switch (grantee?.kind) {
     case 'email':
@@ -109,7 +108,7 @@ export function readGrantee(access: Element): Grantee {
 }
 
 /** `RIGHTSGROUP name="Main-Rights"/RIGHTSLIST` with one element per grant, in order. */
-export function writeGrants(work: XMLBuilder, grants: readonly RightGrant[]): void {
+export function writeGrants(work: XrmlSink, grants: readonly RightGrant[]): void {
   if (!Array.isArray(grants)) throw new RmsError('InvalidInput', 'grants must be an array');
   const list = work.ele('RIGHTSGROUP', { name: MAIN_RIGHTS }).ele('RIGHTSLIST');
   for (const grant of grants) {
@@ -142,7 +141,7 @@ export function readGrants(work: Element): RightGrant[] {
 }
 
 /** `PRECONDITIONLIST/TIME/RANGETIME`: the policy's own validity. */
-export function writePolicyValidity(work: XMLBuilder, validity: TimeRange | undefined): void {
+export function writePolicyValidity(work: XrmlSink, validity: TimeRange | undefined): void {
   if (validity !== undefined) writeTimeRange(work.ele('PRECONDITIONLIST').ele('TIME'), 'RANGETIME', validity.from, validity.until);
 }
 
@@ -156,7 +155,7 @@ export function readPolicyValidity(work: Element): TimeRange | undefined {
 }
 
 /** `<AUTHENTICATEDDATA id="APPSPECIFIC" name="…">value</AUTHENTICATEDDATA>` per entry, in key order. */
-export function writeAppSpecific(body: XMLBuilder, appSpecific: Record<string, string> | undefined): void {
+export function writeAppSpecific(body: XrmlSink, appSpecific: Record<string, string> | undefined): void {
   if (appSpecific === undefined) return;
   for (const [name, value] of Object.entries(appSpecific)) {
     body.ele('AUTHENTICATEDDATA', { id: 'APPSPECIFIC', name: nonEmptyXmlValue(name, 'APPSPECIFIC name') }).txt(xmlValue(value, `APPSPECIFIC ${name}`));

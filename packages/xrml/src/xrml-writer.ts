@@ -1,15 +1,23 @@
 import { normalizeGuid, RmsError } from '@openrms/domain';
-import type { XMLBuilder } from 'xmlbuilder2/lib/interfaces';
 import { publicKeyToXrml, type RsaPublicKey } from './xrml-public-key';
 import { formatXrmlTime } from './xrml-time';
 
 /**
  * Writers for the XrML parts every certificate and licence shares (OBJECT, PUBLICKEY, SECURITYLEVEL,
- * time ranges). Values always go through xmlbuilder2, which escapes them; the checks here exist
+ * time ranges). Values always go through the sink, which escapes them; the checks here exist
  * because escaping is not enough: xmlbuilder2 silently drops characters XML cannot carry, and CR,
  * LF and TAB in attributes are normalised by the next parser, so the value read back would differ
  * from the value written (and signed).
  */
+
+/**
+ * Where the writers below append: xmlbuilder2's builder (most documents) or the canonical writer
+ * (canonical-xml.ts: the use licence and the RAC, which are signed without a second parse).
+ */
+export interface XrmlSink {
+  ele(name: string, attributes?: Record<string, string>): XrmlSink;
+  txt(content: string): XrmlSink;
+}
 
 export interface XrmlSecurityLevel {
   name: string;
@@ -72,7 +80,7 @@ export function httpUrlValue(value: string, what: string): string {
 }
 
 /** `<OBJECT type="…"><ID type="…">…</ID>[<NAME>…</NAME>][<ADDRESS type="URL">…</ADDRESS>]</OBJECT>` */
-export function writeObject(parent: XMLBuilder, o: XrmlObjectFields): void {
+export function writeObject(parent: XrmlSink, o: XrmlObjectFields): void {
   const obj = parent.ele('OBJECT', o.objectType === undefined ? {} : { type: nonEmptyXmlValue(o.objectType, 'OBJECT type') });
   const id = o.idType === 'MS-GUID' ? guidValue(o.id, 'MS-GUID ID') : nonEmptyXmlValue(o.id, 'ID');
   obj.ele('ID', { type: nonEmptyXmlValue(o.idType, 'ID type') }).txt(id);
@@ -80,7 +88,7 @@ export function writeObject(parent: XMLBuilder, o: XrmlObjectFields): void {
   if (o.url !== undefined) obj.ele('ADDRESS', { type: 'URL' }).txt(httpUrlValue(o.url, 'ADDRESS'));
 }
 
-export function writePublicKey(parent: XMLBuilder, key: RsaPublicKey): void {
+export function writePublicKey(parent: XrmlSink, key: RsaPublicKey): void {
   const k = publicKeyToXrml(key);
   const pk = parent.ele('PUBLICKEY');
   pk.ele('ALGORITHM').txt(k.algorithm);
@@ -88,7 +96,7 @@ export function writePublicKey(parent: XMLBuilder, key: RsaPublicKey): void {
   pk.ele('PARAMETER', { name: 'modulus' }).ele('VALUE', { encoding: 'base64', size: String(k.size) }).txt(k.modulus);
 }
 
-export function writeSecurityLevel(parent: XMLBuilder, level: XrmlSecurityLevel): void {
+export function writeSecurityLevel(parent: XrmlSink, level: XrmlSecurityLevel): void {
   parent.ele('SECURITYLEVEL', {
     name: nonEmptyXmlValue(level.name, 'SECURITYLEVEL name'),
     value: xmlValue(level.value, `SECURITYLEVEL ${level.name}`),
@@ -96,7 +104,7 @@ export function writeSecurityLevel(parent: XMLBuilder, level: XrmlSecurityLevel)
 }
 
 /** VALIDITYTIME and RANGETIME share this shape. */
-export function writeTimeRange(parent: XMLBuilder, elementName: 'VALIDITYTIME' | 'RANGETIME', from: Date, until: Date): void {
+export function writeTimeRange(parent: XrmlSink, elementName: 'VALIDITYTIME' | 'RANGETIME', from: Date, until: Date): void {
   const from_ = formatXrmlTime(from);
   const until_ = formatXrmlTime(until);
   // Compared after minute rounding: that is the interval the document will actually state.
@@ -108,7 +116,7 @@ export function writeTimeRange(parent: XMLBuilder, elementName: 'VALIDITYTIME' |
 
 /** `<INTERVALTIME days=… hours=… …/>`; zero-valued attributes are omitted, as the spec asks. */
 export function writeIntervalTime(
-  parent: XMLBuilder,
+  parent: XrmlSink,
   interval: { days?: number; hours?: number; minutes?: number; seconds?: number },
 ): void {
   const attrs: Record<string, string> = {};

@@ -6,6 +6,7 @@ import { SignOnThrottledError } from '../sign-on-guard';
 import { CsrfTokens, isSameOrigin } from './csrf';
 import { FlashNotices } from './flash';
 import { daclAction, daclPage } from './dacl-page';
+import { decommissionAction, decommissionPage } from './decommission-page';
 import { esc, layout, type Notice } from './html';
 import { jobsPage } from './jobs-page';
 import { auditPage, requestLogPage } from './log-pages';
@@ -23,6 +24,9 @@ import {
   userStateAction,
 } from './principals-page';
 import { archiveTemplateAction, templatesPage } from './templates-page';
+import { liftRevocationAction, revocationPage, revokeAction } from './revocation-page';
+import { addUserDomainAction, importPublishingDomainAction, removePublishingDomainAction, removeUserDomainAction, trustPage } from './trust-page';
+import { uploadForm } from './upload-form';
 
 export { ADMIN_PAGES_PATH } from './html';
 export type { AdminPagesDeps } from './page-context';
@@ -38,6 +42,9 @@ const STATUS: Partial<Record<RmsErrorCode, number>> = {
   MalformedRequest: 400,
   NotFound: 404,
   AlreadyExists: 409,
+  // An uploaded SLC chain or key export that does not verify or open (the trust page).
+  ChainInvalid: 400,
+  KeyPasswordInvalid: 400,
   AccessDenied: 403,
   TooManyRequests: 429,
 };
@@ -108,14 +115,14 @@ export function adminPages(deps: AdminPagesDeps): Router {
   }
 
   /** Same origin, then the form, then its token: a refused change is never parsed further, nothing is written. */
-  const guard: RequestHandler[] = [
+  const guard = (parse: RequestHandler): RequestHandler[] => [
     (req, res, next) => {
       if (isSameOrigin(req)) return next();
       logger.warn({ requestId: res.locals.requestId, path: req.originalUrl, origin: req.get('origin'), referer: req.get('referer') }, 'admin pages refused a cross-site form');
       res.set('Connection', 'close');
       plain(res, 403, 'Forbidden: changes must be submitted from the administration pages of this server.\n');
     },
-    parseForm,
+    parse,
     (req, res, next) => {
       const token = (req.body as Record<string, unknown> | undefined)?.csrf;
       if (tokens.verify(adminOf(res).name, token)) return next();
@@ -126,8 +133,9 @@ export function adminPages(deps: AdminPagesDeps): Router {
 
   const get = (path: string, page: Page) => router.get(path, (req, res) => show(page, req, res));
 
-  const post = (path: string, page: Page, action: Action) =>
-    router.post(path, ...guard, async (req: Request, res: Response) => {
+  /** `parse`: the plain form parser, or uploadForm() for a form that carries a file. */
+  const post = (path: string, page: Page, action: Action, parse: RequestHandler = parseForm) =>
+    router.post(path, ...guard(parse), async (req: Request, res: Response) => {
       const admin = adminOf(res);
       const form = FormFields.of(req.body);
       const ctx: PageContext = { req, res, deps, admin, csrf: '', notices: [], draft: {} };
@@ -159,12 +167,22 @@ export function adminPages(deps: AdminPagesDeps): Router {
   post('/policies/super-users', policiesPage, superUsersAction);
   post('/policies/exclude-user', policiesPage, excludeUserAction);
   post('/policies/include-user', policiesPage, includeUserAction);
+  get('/trust', trustPage);
+  post('/trust/user-domains', trustPage, addUserDomainAction, uploadForm());
+  post('/trust/user-domains/remove', trustPage, removeUserDomainAction);
+  post('/trust/publishing-domains', trustPage, importPublishingDomainAction, uploadForm());
+  post('/trust/publishing-domains/remove', trustPage, removePublishingDomainAction);
+  get('/decommission', decommissionPage);
+  post('/decommission', decommissionPage, decommissionAction);
   get('/requests', requestLogPage);
   get('/audit', auditPage);
   get('/jobs', jobsPage);
+  get('/revocation', revocationPage);
+  post('/revocation', revocationPage, revokeAction);
+  post('/revocation/remove', revocationPage, liftRevocationAction);
 
   router.use((req, res) => {
-    const known = ['/', '/dacl', '/principals', '/templates', '/policies', '/requests', '/audit', '/jobs'];
+    const known = ['/', '/dacl', '/principals', '/templates', '/policies', '/trust', '/decommission', '/requests', '/audit', '/jobs', '/revocation'];
     if (known.includes(req.path.replace(/\/+$/, '') || '/')) {
       res.set('Allow', 'GET, HEAD, POST');
       return plain(res, 405, 'Method not allowed.\n');

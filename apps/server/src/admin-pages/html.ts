@@ -74,6 +74,9 @@ export const NAV: readonly NavItem[] = [
   { key: 'principals', path: '/principals', label: 'Users and groups' },
   { key: 'templates', path: '/templates', label: 'Templates' },
   { key: 'policies', path: '/policies', label: 'Policies' },
+  { key: 'revocation', path: '/revocation', label: 'Revocation' },
+  { key: 'trust', path: '/trust', label: 'Trust' },
+  { key: 'decommission', path: '/decommission', label: 'Decommissioning' },
   { key: 'requests', path: '/requests', label: 'Request log' },
   { key: 'audit', path: '/audit', label: 'Audit log' },
   { key: 'jobs', path: '/jobs', label: 'Renewal queues' },
@@ -109,6 +112,7 @@ form.box{border:1px solid var(--line);background:var(--bg);padding:10px 12px;mar
 form.box label{display:flex;flex-direction:column;font-size:12.5px;color:var(--muted);gap:2px}
 input,select,button{font:inherit;padding:3px 6px}
 input[type=text],input[type=email],input[type=password],input[type=search]{min-width:14em}
+textarea{font:12.5px ui-monospace,"DejaVu Sans Mono",Menlo,Consolas,monospace;min-width:28em}
 select[multiple]{min-width:14em;min-height:5.5em}
 button{cursor:pointer;border:1px solid #8a96a3;border-radius:3px;background:#fff}
 button.primary{background:var(--accent);border-color:var(--accent);color:#fff}

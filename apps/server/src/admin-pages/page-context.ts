@@ -62,6 +62,15 @@ export class FormFields {
     return s;
   }
 
+  /** One value that may be long (a pasted certificate, an uploaded file's text); '' when absent. */
+  long(name: string, label: string, max: number): string {
+    const v = this.body[name];
+    if (Array.isArray(v)) throw new RmsError('InvalidInput', `give ${label} once`);
+    const s = typeof v === 'string' ? v : '';
+    if (s.length > max) throw new RmsError('InvalidInput', `${label} is longer than ${max} characters`);
+    return s;
+  }
+
   many(name: string): string[] {
     const v = this.body[name];
     const list = Array.isArray(v) ? v : v === undefined ? [] : [v];

@@ -16,6 +16,8 @@ export function editIssuanceLicenseServiceHandlers(port: EditIssuanceLicensePort
       const arr = childElement(req.bodyElement, 'RequestParams');
       if (!arr || isNil(arr)) throw new RmsError('ArgumentNull', 'RequestParams is null');
       const params = childElements(arr, 'EditIssuanceLicenseParams').filter((p) => !isNil(p));
+      // None is a required input that is missing ([MS-RMSI] 3.1.4.2); more than one is a bad argument.
+      if (params.length === 0) throw new RmsError('ArgumentNull', 'RequestParams holds no EditIssuanceLicenseParams');
       if (params.length !== 1) throw new RmsError('Argument', `EditIssuanceLicense takes exactly one EditIssuanceLicenseParams, got ${params.length}`);
       const p = params[0]!;
       const part = (name: string): string => {
