@@ -64,12 +64,14 @@ const progress = (msg: string) => process.stderr.write(`bench: ${msg}\n`);
 
 /** Cleanup that runs once, whether the run ends, fails or is interrupted; newest first. */
 const servers: ServerProcess[] = [];
+const balancers = new Set<Haproxy>();
 const closers: (() => Promise<unknown>)[] = [];
 let workDir: string | undefined;
 let cleaning: Promise<void> | undefined;
 function cleanup(): Promise<void> {
   cleaning ??= (async () => {
     stopLoad();
+    for (const h of balancers) await h.stop().catch(() => undefined);
     for (const close of closers.reverse()) await close().catch(() => undefined);
     if (workDir) rmSync(workDir, { recursive: true, force: true });
   })();
@@ -89,6 +91,7 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
 // Last resort if the process exits without the async cleanup (an uncaught error, say).
 process.once('exit', () => {
   for (const s of servers) s.kill();
+  for (const h of balancers) h.child.kill('SIGKILL');
   if (workDir) rmSync(workDir, { recursive: true, force: true });
 });
 
@@ -153,7 +156,8 @@ async function main(): Promise<void> {
       databaseUrl: cluster.databaseUrl,
       listen: `127.0.0.1:${listenPort}`,
       serverName: name,
-      args: cluster.serverArgs,
+      // Its request-log spool in the work folder, so nothing of the run stays behind in the temp directory.
+      args: [...cluster.serverArgs, '--state-dir', path.join(workDir!, `state-${name}`)],
       env: cluster.serverEnv,
       workers,
     });
@@ -485,7 +489,7 @@ async function main(): Promise<void> {
     ['Certify', breakdown.certify],
   ] as const) {
     const perOk = rows.filter((r) => r.mix.startsWith(name) && r.mix.endsWith('warm') && r.serverCpuMsPerOk !== undefined).map((r) => r.serverCpuMsPerOk!);
-    out.push(`Per-request crypto and XML work, ${name} (library calls timed one by one in this process, one core${breakdownOther !== undefined ? `; other work meanwhile: ${fixed(breakdownOther, 2)} cores` : ''}):`);
+    out.push(`Per-request crypto and XML work, ${name} (library calls timed one by one in this process, CPU ms per call${breakdownOther !== undefined ? `; other work meanwhile: ${fixed(breakdownOther, 2)} cores` : ''}):`);
     out.push(
       table(
         ['step', 'ms'],
@@ -567,11 +571,15 @@ async function compareMembers(o: {
         clusterId,
         servers: members.map((m, i) => ({ name: m.name, port: ports[i]! })),
       });
+      balancers.add(h);
       try {
         const url = new URL(o.req.url);
         const through = `${h.url}${url.pathname}`;
         progress(`HAProxy → ${members.length} member(s), ${o.connections} connections: ${WARMUP_SECONDS} s warm-up, ${o.seconds} s measured`);
-        const memberCpu = () => members.reduce<number | undefined>((a, m) => (a === undefined ? undefined : ((x) => (x === undefined ? undefined : a + x))(m.cpuSeconds())), 0);
+        const memberCpu = () => {
+          const each = members.map((m) => m.cpuSeconds());
+          return each.some((x) => x === undefined) ? undefined : each.reduce<number>((a, b) => a + b!, 0);
+        };
         let before: (number | undefined)[] = [];
         let after: (number | undefined)[] = [];
         const load = await measureLoad({
@@ -605,6 +613,7 @@ async function compareMembers(o: {
         progress(`  ${fixed(row.okPerSecond, 1)}/s, p99 ${row.p99Ms} ms, member cores ${row.memberCores.map((x) => fixed(x, 2)).join(' + ')}, HAProxy ${fixed(row.haproxyCores, 2)}`);
       } finally {
         await h.stop();
+        balancers.delete(h);
       }
     }
   } finally {

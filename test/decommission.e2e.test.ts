@@ -4,7 +4,10 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { contentAad, parseProtectedFile } from '@openrms/client';
+import { newBracedGuid } from '@openrms/domain';
+import { ContentKey, RsaKeyPair } from '@openrms/keys';
 import { openStore } from '@openrms/store';
+import { buildPublishingLicense, issuerFromCertificate, parseXrml, readCertificate } from '@openrms/xrml';
 import { sqliteDatabase, tempDir, type TestDatabase } from './support/databases';
 import { background, REPO, rmsctl, TSX_BIN, type Background } from './support/processes';
 import { freePort } from './support/root-cluster';
@@ -51,6 +54,7 @@ describe('decommissioning a cluster member', () => {
     }
     // Restricted by default: only who the DACL names may ask for content keys.
     expect(rmsctl(['dacl', 'grant', '--database', db.url, '--endpoint', '/_wmcs/decommission/decommission.asmx', '--principal', 'bob', '--right', 'execute']).code).toBe(0);
+    expect(rmsctl(['dacl', 'grant', '--database', db.url, '--endpoint', '/_wmcs/licensing/editissuancelicense.asmx', '--principal', 'bob', '--right', 'execute']).code).toBe(0);
     server = background(TSX_BIN, [path.join(REPO, 'apps/cli/src/main.ts'), 'serve', '--database', db.url, '--listen', `127.0.0.1:${port}`, '--key-password-env', 'KEY_PW'], {
       env: { KEY_PW: PASSWORDS.KEY_PW, RMS_LOG_LEVEL: 'warn' },
     });
@@ -129,5 +133,53 @@ describe('decommissioning a cluster member', () => {
     } finally {
       await store.close();
     }
+  });
+
+  it('then answers AcquireContentKey’s own faults, and the other RMSI operations fault ClusterDecommissioned', async () => {
+    const bob = { name: 'bob', password: PASSWORDS.BOB_PW };
+    const call = (path: string, ns: string, op: string, body: string) =>
+      postSoap({ url: `${base}${path}`, action: `${ns}/${op}`, auth: bob, body: envelope({ header: versionData(ns), body }) });
+    const contentKeyOf = (inner: string) => call('/_wmcs/decommission/decommission.asmx', NS, 'AcquireContentKey', `<AcquireContentKey xmlns="${NS}">${inner}</AcquireContentKey>`);
+    const certs = (chain: string[]) => chain.map((x) => `<Certificate>${x.replace(/^<\?xml[^>]*\?>/, '').replace(/^<XrML/, '<XrML xmlns=""')}</Certificate>`).join('');
+
+    // A PL naming another cluster in ISSUEDPRINCIPALS: decided by that before any signature ([MS-RMSI] 3.2.4.1).
+    const store = await openStore(db.url, { migrate: false });
+    const slc = await store.slcChains.getActive((await store.clusters.get()).id).finally(() => store.close());
+    const elsewhere = RsaKeyPair.generate();
+    const foreign = buildPublishingLicense({
+      issuedTime: new Date(),
+      issuer: issuerFromCertificate(readCertificate(parseXrml(slc.chain[0]!))),
+      licensingUrl: 'https://elsewhere.example/_wmcs/licensing',
+      server: { serverGuid: newBracedGuid(), publicKey: elsewhere.publicKey, version: '6.1.0.0', sku: 'OpenRMS' },
+      enablingBits: ContentKey.generate().sealTo(elsewhere.publicKey),
+      contentId: newBracedGuid(),
+      owner: { idType: 'Federation', email: 'alice@example.test' },
+      encryptedRightsData: Buffer.from('not for us'),
+    });
+    const cases: [string, string, RegExp][] = [
+      ['a PL published for another cluster', `<paramsSoap><AcquireContentKeyParams><IssuanceLicense>${certs([foreign])}</IssuanceLicense></AcquireContentKeyParams></paramsSoap>`, /^Microsoft\.DigitalRightsManagement\.UnsignedIssuanceLicenseNoMatchingIssuedPrincipalException: /],
+      ['a PL whose signature does not verify', `<paramsSoap><AcquireContentKeyParams><IssuanceLicense>${certs([plChain[0]!])}</IssuanceLicense></AcquireContentKeyParams></paramsSoap>`, /^Microsoft\.DigitalRightsManagement\.Licensing\.InvalidRightsLabelSignatureException: /],
+      ['an empty paramsSoap', '<paramsSoap/>', /^System\.ArgumentNullException: /],
+      ['no paramsSoap', '', /^System\.ArgumentNullException: /],
+      ['an empty IssuanceLicense', '<paramsSoap><AcquireContentKeyParams><IssuanceLicense/></AcquireContentKeyParams></paramsSoap>', /^System\.ArgumentNullException: /],
+    ];
+    for (const [what, inner, fault] of cases) {
+      const r = await contentKeyOf(inner);
+      expect([what, r.status, faultString(r.text)]).toEqual([what, 500, expect.stringMatching(fault)]);
+    }
+    // Only the first AcquireContentKeyParams counts: a foreign second one changes nothing.
+    const two = await contentKeyOf(`<paramsSoap><AcquireContentKeyParams><IssuanceLicense>${certs(plChain)}</IssuanceLicense></AcquireContentKeyParams><AcquireContentKeyParams><IssuanceLicense>${certs([foreign])}</IssuanceLicense></AcquireContentKeyParams></paramsSoap>`);
+    expect(two.status).toBe(200);
+    expect(two.text.match(/<AcquireContentKeyResponse>/g)).toHaveLength(1);
+
+    const LIC = 'http://microsoft.com/DRM/LicensingService';
+    const EDIT = 'http://microsoft.com/DRM/EditIssuanceLicenseService';
+    const pre = await call('/_wmcs/licensing/license.asmx', LIC, 'AcquirePreLicense',
+      `<AcquirePreLicense xmlns="${LIC}"><RequestParams><AcquirePreLicenseParams><LicenseeIdentities><string>alice@example.test</string></LicenseeIdentities><IssuanceLicense>${certs(plChain)}</IssuanceLicense></AcquirePreLicenseParams></RequestParams></AcquirePreLicense>`);
+    expect(faultString(pre.text)).toMatch(/^Microsoft\.RightsManagementServices\.ClusterDecommissionedException: /);
+    const edit = await call('/_wmcs/licensing/editissuancelicense.asmx', EDIT, 'EditIssuanceLicense',
+      `<EditIssuanceLicense xmlns="${EDIT}"><RequestParams><EditIssuanceLicenseParams><SignedIssuanceLicense>${certs([plChain[0]!]).replace(/<\/?Certificate>/g, '')}</SignedIssuanceLicense><UnsignedIssuanceLicense>${certs([foreign]).replace(/<\/?Certificate>/g, '')}</UnsignedIssuanceLicense></EditIssuanceLicenseParams></RequestParams></EditIssuanceLicense>`);
+    expect(edit.status).toBe(500);
+    expect(faultString(edit.text)).toMatch(/^Microsoft\.RightsManagementServices\.ClusterDecommissionedException: /);
   });
 });

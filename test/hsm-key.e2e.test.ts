@@ -124,7 +124,7 @@ describe('the cluster key in a PKCS#11 token (SoftHSM2), release build', () => {
     expect(p.stderr).toMatch(/^(rms: note: trusting the server key [0-9a-f]{64} of http\S+ from now on \(first use\)\n)?$/);
     expect(p.status).toBe(0);
     const o = rms(['open', protectedFile, '--out', path.join(dir, 'bob.txt')], base, 'bob');
-    expect(o.stderr).toBe('');
+    expect(o.stderr).toMatch(/^(rms: note: trusting the server key [0-9a-f]{64} of http\S+ from now on \(first use\)\n)?$/);
     expect(o.status).toBe(0);
     expect(readFileSync(path.join(dir, 'bob.txt'))).toEqual(readFileSync(plain));
     const refused = rms(['open', protectedFile, '--out', path.join(dir, 'carol.txt')], base, 'carol');
@@ -208,7 +208,7 @@ describe('the cluster key in a PKCS#11 token (SoftHSM2), release build', () => {
           '--key-protection', 'pkcs11', '--pkcs11-pin-env', pinVar, ...extra]);
       const noModule = provision(['--pkcs11-module', '/nonexistent/libpkcs11.so', '--pkcs11-token', token.label]);
       expect(noModule.status).toBe(2);
-      expect(noModule.stderr).toMatch(/^rmsctl: cannot load the PKCS#11 module \/nonexistent\/libpkcs11\.so: .*\n$/);
+      expect(noModule.stderr).toBe('rmsctl provision root: cannot load the PKCS#11 module /nonexistent/libpkcs11.so: cannot open shared object file: No such file or directory\n');
       const noToken = provision(['--pkcs11-module', token.module, '--pkcs11-token', 'no-such-token']);
       expect(noToken.status).toBe(5);
       expect(noToken.stderr).toMatch(/no token labelled "no-such-token"/);
@@ -227,7 +227,7 @@ describe('the cluster key in a PKCS#11 token (SoftHSM2), release build', () => {
   it('refuses to export the key or change a password it does not have, saying why', () => {
     const exported = node(RMSCTL, ['key', 'export', '--database', db.url, '--key-password-env', 'HSM_PIN', '--out', path.join(dir, 'export.pem'), '--password-env', 'ADMIN_PW']);
     expect(exported.status).toBe(2);
-    expect(exported.stderr).toMatch(new RegExp(`^rmsctl: the cluster key is kept in the PKCS#11 token "${token.label}" .*cannot be exported; back the token up with its own tools`));
+    expect(exported.stderr).toMatch(new RegExp(`^rmsctl key export: the cluster key is kept in the PKCS#11 token "${token.label}" .*cannot be exported; back the token up with its own tools`));
     expect(existsSync(path.join(dir, 'export.pem'))).toBe(false);
     const changed = node(RMSCTL, ['key', 'change-password', '--database', db.url, '--key-password-env', 'HSM_PIN', '--new-password-env', 'ADMIN_PW']);
     expect(changed.status).toBe(2);

@@ -17,7 +17,7 @@ describe('import rules', () => {
       for (const [f, text] of Object.entries(files)) writeFileSync(path.join(root, dir, 'src', f), text);
     };
     pkg('packages/domain', '@openrms/domain', { knex: '*' }, { 'a.ts': "import knex from 'knex';\nexport const t = Date.now();\n" });
-    pkg('packages/soap', '@openrms/soap', {}, { 'b.ts': "import { x } from '@openrms/keys';\nexport const e = process.env.X;\n" });
+    pkg('packages/soap', '@openrms/soap', { pkcs11js: '*' }, { 'b.ts': "import { x } from '@openrms/keys';\nimport * as p from 'pkcs11js';\nexport const e = process.env.X;\n" });
     pkg('apps/cli', '@openrms/cli', { '@openrms/server': '*' }, { 'c.ts': "import '@openrms/server';\n" });
     pkg('packages/config', '@openrms/config', {}, {
       'b-two.ts': "import { a } from './a-one';\nexport const b = a;\n",
@@ -32,6 +32,9 @@ describe('import rules', () => {
         '@openrms/domain must not import knex',
         '@openrms/domain must take time from a Clock, not Date.now()/new Date()',
         '@openrms/soap must not import @openrms/keys',
+        // The PKCS#11 binding touches the cluster key: keys only.
+        '@openrms/soap must not depend on pkcs11js',
+        '@openrms/soap must not import pkcs11js',
         'only @openrms/config reads process.env',
         '@openrms/cli must not depend on the app @openrms/server',
         '@openrms/cli must not import the app @openrms/server',

@@ -2,10 +2,11 @@ import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { parseProtectedFile, RmsClient } from '@openrms/client';
+import { contentAad, parseProtectedFile, RmsClient } from '@openrms/client';
+import { RsaKeyPair } from '@openrms/keys';
 import { parseGrantSpec } from '@openrms/domain';
 import type { RunningServer } from '@openrms/server';
-import { parseXrml, readRac, readUseLicense } from '@openrms/xrml';
+import { parseXrml, readCertificate, readRac, readUseLicense } from '@openrms/xrml';
 import { sqliteDatabase, tempDir, type TestDatabase } from './support/databases';
 import { background, REPO, rmsctl, TSX_BIN, type Background } from './support/processes';
 import { addPeople, person, provisionLicensing, provisionRoot, startMember } from './support/clusters';
@@ -144,6 +145,12 @@ describe('AcquirePreLicense against a cluster member process', () => {
     const rac = readRac(parseXrml((JSON.parse(readFileSync(path.join(bobState, 'rac-chain.json'), 'utf8')) as string[])[0]!));
     expect(ul.licensee.identity).toEqual(rac.identity);
     expect(ul.licensee.publicKey.export({ format: 'pem', type: 'spki' })).toEqual(rac.publicKey.export({ format: 'pem', type: 'spki' }));
+    // And bob's client opens the memo with the pre-licence alone: its RAC key unseals the content key.
+    const machineKey = RsaKeyPair.unwrap(readFileSync(path.join(bobState, 'machine-key.json'), 'utf8'), PASSWORDS.BOB_PW, 'machine key');
+    const racKey = machineKey.unsealKeyPair(rac.enablingBits!, 'rac-private-key');
+    const parts = parseProtectedFile(readFileSync(protectedFile));
+    const contentKey = racKey.unsealContentKey(ul.rights[0]!.enablingBits);
+    expect(contentKey.decrypt(parts.encryptedContent, contentAad(parts.headerBytes)).toString('utf8')).toBe('Pre-licensed memo.\n');
   });
 
   it('answers an excluded recipient with DrmacIsExcludedException, in place', async () => {
@@ -243,7 +250,9 @@ describe('AcquirePreLicense at a licensing-only cluster', () => {
     });
     const { stdout } = await run('/usr/bin/python3', ['-c', ZEEP_PRE_LICENSE, lic.url, alice.name, alice.password, 'bob@example.test,nobody@example.test', ...plFiles], { timeout: 60_000 });
     const [got] = JSON.parse(stdout) as { licenses: string[]; chain: string[] }[];
-    expect(got!.chain).toEqual(lic.runtime.getLicensorCertificate());
+    // The licensing cluster's SLC chain (its SLC, then the root's), as lxml re-serialises it.
+    expect(got!.chain).toHaveLength(2);
+    expect(readCertificate(parseXrml(got!.chain[0]!)).principal.id).toBe(lic.runtime.slc.principal.id);
     expect(got!.licenses).toHaveLength(2);
     got!.licenses.forEach((l, i) => {
       expect(l).toMatch(/^<AcquirePreLicenseException[\s>]/);

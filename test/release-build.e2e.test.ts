@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { connect } from 'node:net';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { tempDir } from './support/databases';
 import { background, type Background, REPO } from './support/processes';
@@ -211,8 +212,10 @@ describe('the release build (plain node, no tsx)', () => {
       const port = Number(new URL(base!).port);
       expect((await fetch(`${base}/healthz`)).status).toBe(200);
       const members = groupMembers(pgid);
-      // rmsctl and its server child, both plain node on the built files.
-      expect(members).toHaveLength(2);
+      // rmsctl and its server child, and with more than one core (--workers' default) the serving
+      // processes of that child, one per core: all plain node on the built files.
+      const cores = availableParallelism();
+      expect(members).toHaveLength(cores > 1 ? 2 + cores : 2);
       for (const pid of members) {
         const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
         expect(argv.join(' ')).not.toMatch(/tsx/);

@@ -110,7 +110,7 @@ function provisionWithPkcs11(
   const tokens = path.join(o.workDir, 'softhsm-tokens');
   mkdirSync(tokens, { recursive: true });
   const conf = path.join(o.workDir, 'softhsm2.conf');
-  writeFileSync(conf, `directories.tokendir = ${tokens}\nobjectstore.backend = file\nlog.level = ERROR\n`);
+  writeFileSync(conf, `directories.tokendir = ${tokens}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n`);
   const label = 'openrms-bench';
   const pin = 'bench-user-pin-1';
   const hsmEnv = { SOFTHSM2_CONF: conf };

@@ -182,6 +182,27 @@ export class ServerMetrics {
     counterFromStats('openrms_request_log_dropped_total', 'Request-log rows dropped because the queue was full', (s) => s.dropped);
     counterFromStats('openrms_request_log_written_total', 'Request-log rows written to the database', (s) => s.written);
     counterFromStats('openrms_request_log_failed_flushes_total', 'Request-log batches that failed to write (kept for retry)', (s) => s.failedFlushes);
+    // The verified-document cache (signature results by document digest): one per worker, so summed.
+    new Gauge({
+      name: 'openrms_verified_cache_entries',
+      help: 'Documents (RAC, CLC, PL, SPC chain members) whose verified signature result is cached',
+      registers,
+      collect() {
+        this.set(runtime.verifiedDocuments.stats().entries);
+      },
+    });
+    new Counter({
+      name: 'openrms_verified_cache_lookups_total',
+      help: 'Signature verifications of request documents: hit = a cached result stood in, miss = the document was verified',
+      labelNames: ['result'],
+      registers,
+      collect() {
+        const { hits, misses } = runtime.verifiedDocuments.stats();
+        this.reset();
+        this.inc({ result: 'hit' }, hits);
+        this.inc({ result: 'miss' }, misses);
+      },
+    });
     if (deps.queues) this.#registerQueueMetrics(registers);
   }
 

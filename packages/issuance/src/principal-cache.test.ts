@@ -42,7 +42,8 @@ beforeAll(async () => {
   rt = await ClusterRuntime.open({ store: db.store, keyPassword: db.keyPassword, serverName: 'm1', clock, refreshMs: 400 });
   alice = await certifiedClient(rt.licensing, await caller('alice'), clock.now());
   const [clc] = await rt.licensing.getClientLicensorCert(await caller('alice'), [alice.racChain]);
-  pl = alice.publishOffline(clc!.chain, 'alice@example.test', ['bob@example.test:VIEW', 'carol@example.test:VIEW'].flatMap(parseGrantSpec), { now: clock.now() }).pl;
+  const offline = alice.publishOffline(clc!.chain, 'alice@example.test', ['bob@example.test:VIEW', 'carol@example.test:VIEW'].flatMap(parseGrantSpec), { now: clock.now() });
+  pl = [offline.pl, ...clc!.chain];
 });
 
 afterAll(async () => {

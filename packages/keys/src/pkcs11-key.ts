@@ -90,7 +90,8 @@ function loadModule(path: string): pkcs11.PKCS11 {
   try {
     m.load(path);
   } catch (e) {
-    throw new RmsError('InvalidInput', `cannot load the PKCS#11 module ${path}: ${reason(e)}`);
+    // dlopen's message starts with the path again.
+    throw new RmsError('InvalidInput', `cannot load the PKCS#11 module ${path}: ${reason(e).replace(`${path}: `, '')}`);
   }
   try {
     m.C_Initialize({ flags: pkcs11.CKF_OS_LOCKING_OK });
@@ -115,7 +116,7 @@ function findSlot(m: pkcs11.PKCS11, module: string, token: string): pkcs11.Handl
     if (label === token) return slot;
     if (label) labels.push(`"${label}"`);
   }
-  throw new RmsError('NotFound', `no token labelled "${token}" in the PKCS#11 module ${module} (${labels.length ? `it has ${labels.join(', ')}` : 'it has no initialised token'})`);
+  throw new RmsError('NotFound', `no token labelled "${token}" in the PKCS#11 module ${module} (${labels.length ? `it has ${labels.sort().join(', ')}` : 'it has no initialised token'})`);
 }
 
 /**

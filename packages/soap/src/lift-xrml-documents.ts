@@ -49,7 +49,8 @@ class NotLifted extends Error {}
  * was, is what the SOAP layer parses into a DOM.
  *
  * A document is lifted only when its text stands alone with the same meaning: an XrML element in
- * no namespace, directly inside a holder, using no namespace prefix declared outside itself. The
+ * no namespace, directly inside a holder (and not inside ApplicationData), using no namespace
+ * prefix declared outside itself. The
  * root's `xmlns=""` (which only undoes the envelope's default namespace) is dropped, as
  * certificateNodes always did. Anything else stays in the skeleton and takes the DOM path.
  *
@@ -64,6 +65,8 @@ export function liftXrmlDocuments(text: string): LiftedEnvelope | undefined {
   const names: string[] = [];
   // The document being lifted: where it starts, its depth, the prefixes declared inside it.
   let current: Lifting | undefined;
+  // ApplicationData is the client's own XML, counted against its size limit as it stands: never lifted from.
+  let inApplicationData = 0;
 
   parser.on('doctype', refuse);
   parser.on('processinginstruction', refuse);
@@ -72,9 +75,10 @@ export function liftXrmlDocuments(text: string): LiftedEnvelope | undefined {
     if (depth > MAX_XML_DEPTH) throw new NotLifted();
     const parent = names[names.length - 1];
     names.push(tag.local);
+    if (tag.local === 'ApplicationData') inApplicationData++;
     if (current) {
       enter(current, tag);
-    } else if (tag.local === 'XrML' && tag.uri === '' && parent !== undefined && HOLDERS.has(parent)) {
+    } else if (tag.local === 'XrML' && tag.uri === '' && parent !== undefined && HOLDERS.has(parent) && inApplicationData === 0) {
       const startTagEnd = parser.position;
       // A start tag holds no '<' (attribute values cannot), so the last one before its end is its start.
       current = { start: text.lastIndexOf('<', startTagEnd - 1), startTagEnd, depth, declared: [], inScope: new Map(), standalone: true };
@@ -83,7 +87,7 @@ export function liftXrmlDocuments(text: string): LiftedEnvelope | undefined {
   });
   parser.on('closetag', () => {
     const depth = names.length;
-    names.pop();
+    if (names.pop() === 'ApplicationData') inApplicationData--;
     if (!current) return;
     leave(current);
     if (depth !== current.depth) return;

@@ -3,7 +3,9 @@ import { issuerFromCertificate } from './build-slc';
 import { readCertificate } from './read-certificate';
 import { signXrml } from './sign-xrml';
 import { newKeyPair, T0, T1, unsignedSlc, type TestKeyPair } from './test-fixtures';
-import { summarizeChain, verifyChain } from './verify-chain';
+import type { KeyObject } from 'node:crypto';
+import type { CertificateInfo } from './read-certificate';
+import { summarizeChain, verifyChain, type ChainMemberCache } from './verify-chain';
 import { publicKeysEqual } from './xrml-public-key';
 
 const root = newKeyPair();
@@ -112,6 +114,30 @@ describe('verifyChain', () => {
     expect(chainError([])).toMatch(/empty/);
     expect(chainError([subSlc(), rootSlc], { maxLength: 1 })).toMatch(/more than 1/);
     expect(chainError(Array.from({ length: 11 }, () => rootSlc))).toMatch(/more than 10/);
+  });
+
+  it('with a cache: members verified before are taken from it, still checked for time, and only under a trusted key', () => {
+    const entries = new Map<string, { info: CertificateInfo; key: KeyObject }>();
+    let lookups = 0;
+    const cache: ChainMemberCache = {
+      lookup: (xml, keys) => {
+        const e = entries.get(xml);
+        const hit = e && keys.some((k) => publicKeysEqual(k, e.key)) ? e : undefined;
+        if (hit) lookups++;
+        return hit;
+      },
+      remember: (xml, key, info) => void entries.set(xml, { info, key }),
+    };
+    const chain = [subSlc({ validUntil: new Date('2025-07-01T00:00:00Z') }), rootSlc];
+    expect(verifyChain(chain, { trustedRootKeys: [root.publicKey], now, cache })).toHaveLength(2);
+    expect(entries.size).toBe(2);
+    expect(lookups).toBe(0);
+    expect(verifyChain(chain, { trustedRootKeys: [root.publicKey], now, cache })).toHaveLength(2);
+    expect(lookups).toBe(2);
+    // Expired since it was cached: refused all the same.
+    expect(chainError(chain, { now: new Date('2025-08-01T00:00:00Z'), cache })).toMatch(/certificate 0 .*expired/);
+    // The root key is no longer trusted: the cached root is not found, and the chain fails.
+    expect(chainError(chain, { trustedRootKeys: [stranger.publicKey], cache })).toMatch(/certificate 1 .*not a trusted root/);
   });
 
   it('rejects unparseable members as ChainInvalid naming the index', () => {

@@ -47,9 +47,11 @@ export function verifyChain(chain: readonly string[], opts: VerifyChainOptions):
   if (!Number.isFinite(now)) throw new RmsError('InvalidInput', 'verifyChain needs a valid `now`');
   const parseOpts = opts.maxBytesPerCert === undefined ? {} : { maxBytes: opts.maxBytesPerCert };
 
-  // Parsed only when needed: a member found in the cache is never parsed.
+  // Every member is parsed first (the leaf's faults are reported first), except with a cache: then
+  // only when needed, so a member found in the cache is never parsed.
   const docs: (XrmlDocument | undefined)[] = new Array(chain.length);
   const parsed = (i: number): XrmlDocument => (docs[i] ??= at(i, chain.length, () => parseXrml(chain[i]!, parseOpts)));
+  if (!opts.cache) chain.forEach((_, i) => parsed(i));
   const infos: CertificateInfo[] = new Array(chain.length);
 
   for (let i = chain.length - 1; i >= 0; i--) {

@@ -41,9 +41,16 @@ function assertRsaPublicKey(key: KeyObject): { n: Buffer; bits: number } {
   return { n, bits };
 }
 
+/** KeyObjects are immutable: a key written into every licence (the SLC's) is converted once. */
+const xrmlForms = new WeakMap<KeyObject, XrmlPublicKey>();
+
 export function publicKeyToXrml(key: RsaPublicKey): XrmlPublicKey {
+  const known = key instanceof KeyObject ? xrmlForms.get(key) : undefined;
+  if (known) return { ...known };
   const { n, bits } = assertRsaPublicKey(key);
-  return { algorithm: 'RSA', exponent: 65537, modulus: n.toString('base64'), size: bits };
+  const form: XrmlPublicKey = { algorithm: 'RSA', exponent: 65537, modulus: n.toString('base64'), size: bits };
+  xrmlForms.set(key, form);
+  return { ...form };
 }
 
 /**
