@@ -50,7 +50,7 @@ export class ColdPlPool {
   private constructor(private readonly threads: Thread[]) {}
 
   /** Starts the threads; each certifies a machine for `user` and gets its CLC from `serverUrl`. */
-  static async start(o: Omit<ColdPlWorkerData, never> & { threads?: number }): Promise<ColdPlPool> {
+  static async start(o: ColdPlWorkerData & { threads?: number }): Promise<ColdPlPool> {
     const n = o.threads ?? availableParallelism();
     const file = path.join(__dirname, 'cold-pl-worker.ts');
     const { threads: _ignored, ...data } = o;

@@ -4,7 +4,7 @@
  * Prints milliseconds of CPU (user + system) per request for AcquireLicense warm (the same RAC and
  * PL again and again), AcquireLicense cold (a PL the member has not seen each time) and Certify.
  *
- *   npx tsx scripts/bench/in-process.ts [--seconds 5] [--only warm|cold|certify]
+ *   npx tsx scripts/bench/in-process.ts [--seconds 5] [--only warm|cold|certify] [--cache-entries 0]
  *   npx tsx scripts/bench/in-process.ts --only warm --profile /tmp/warm.cpuprofile   (the measured phase only;
  *   summarise with scripts/bench/profile-summary.ts)
  */
@@ -30,7 +30,7 @@ import {
 } from '@openrms/soap';
 import { openStore } from '@openrms/store';
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '5' }, only: { type: 'string' }, profile: { type: 'string' } } });
+const { values } = parseArgs({ options: { seconds: { type: 'string', default: '5' }, only: { type: 'string' }, profile: { type: 'string' }, 'cache-entries': { type: 'string' } } });
 const seconds = Number(values.seconds);
 
 function acquireBody(rac: string, plChain: string[]): string {
@@ -97,7 +97,8 @@ async function main(): Promise<void> {
     });
     await addUser(url, { name: 'bob', email: 'bob@example.test', password: 'bob-password-1', groups: [] });
     const store = await openStore(url);
-    const rt = await ClusterRuntime.open({ store, keyPassword: 'bench-key-password', serverName: 'm1', clock: systemClock, refreshMs: 0 });
+    const cacheEntries = values['cache-entries'] === undefined ? {} : { verifiedDocumentCacheEntries: Number(values['cache-entries']) };
+    const rt = await ClusterRuntime.open({ store, keyPassword: 'bench-key-password', serverName: 'm1', clock: systemClock, refreshMs: 0, ...cacheEntries });
     try {
       const caller = await callerNamed(store, 'bob');
       const client = await certifiedClient(rt.licensing, caller, systemClock.now());

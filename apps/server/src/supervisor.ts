@@ -40,6 +40,8 @@ interface Slot {
   url?: string;
   /** Listener closed after a drain request (or the worker is gone). */
   notAccepting: boolean;
+  /** Exited, and its last IPC message read. */
+  closed: boolean;
   /** Quick deaths in a row, for the backoff. */
   failures: number;
   restartTimer?: NodeJS.Timeout;
@@ -77,7 +79,7 @@ export async function runSupervisor(config: ServerConfig, logger: Logger): Promi
     throw e;
   }
 
-  const slots: Slot[] = Array.from({ length: config.workers }, (_, index) => ({ index, startedAt: 0, ready: false, notAccepting: false, failures: 0 }));
+  const slots: Slot[] = Array.from({ length: config.workers }, (_, index) => ({ index, startedAt: 0, ready: false, notAccepting: false, closed: false, failures: 0 }));
   const live = () => slots.filter((s) => s.worker && !s.worker.isDead()).length;
   const metrics = new SupervisorMetrics(() => slots.filter((s) => s.ready).length);
   let stopping = false;
@@ -111,10 +113,13 @@ export async function runSupervisor(config: ServerConfig, logger: Logger): Promi
   const fork = (slot: Slot) => {
     slot.ready = false;
     slot.notAccepting = false;
+    slot.closed = false;
     slot.fatal = undefined;
     slot.startedAt = Date.now();
     const worker = cluster.fork({ [WORKER_SLOT_ENV]: String(slot.index) });
     slot.worker = worker;
+    // A message to a worker that is just exiting fails; its exit is handled below.
+    worker.on('error', (e: Error) => logger.debug({ worker: slot.index, err: e.message }, 'worker IPC error'));
     worker.on('message', (m: unknown) => {
       if (!isToSupervisor(m)) return;
       switch (m.openrms) {
@@ -152,6 +157,7 @@ export async function runSupervisor(config: ServerConfig, logger: Logger): Promi
       const wasReady = slot.ready;
       slot.ready = false;
       slot.notAccepting = true;
+      slot.closed = true;
       if (stopping || !started) {
         onSlotChange();
         return;
@@ -175,7 +181,7 @@ export async function runSupervisor(config: ServerConfig, logger: Logger): Promi
   // Every worker must come up once; the first that fails ends the start with its code and message.
   const url = await new Promise<string>((resolve, reject) => {
     onSlotChange = () => {
-      const failed = slots.find((s) => s.worker?.isDead() && !s.ready);
+      const failed = slots.find((s) => s.closed);
       if (failed) {
         const code = failed.fatal?.code ?? (failed.worker!.process.exitCode || 1);
         reject(new WorkerStartError(code, failed.fatal?.message ?? `a serving process exited during start-up (${failed.worker!.process.signalCode ?? `code ${code}`})`));
@@ -186,7 +192,7 @@ export async function runSupervisor(config: ServerConfig, logger: Logger): Promi
     for (const s of slots) fork(s);
   }).catch(async (e: unknown) => {
     stopping = true;
-    await stopWorkers(slots, 'SIGTERM');
+    await stopWorkers(slots, 'SIGTERM', 5_000);
     await jobs?.close();
     await runtime.close();
     await store.close();
@@ -198,8 +204,15 @@ export async function runSupervisor(config: ServerConfig, logger: Logger): Promi
   process.stdout.write(`OpenRMS ${runtime.cluster.kind} cluster member listening on ${url}\n`);
   logger.info({ url, workers: config.workers, pids: slots.map((s) => s.worker?.process.pid) }, 'supervisor: every worker process is serving');
 
+  // However the supervisor ends, no worker outlives it (one stuck in a loop would not notice the
+  // closed IPC channel that otherwise ends it).
+  process.on('exit', () => {
+    for (const s of slots) if (s.worker && !s.worker.isDead()) s.worker.process.kill('SIGKILL');
+  });
+
   stopOnSignals(
     async (reason) => {
+      const deadline = Date.now() + SHUTDOWN_LIMIT_MS - 1_000;
       stopping = true;
       for (const s of slots) clearTimeout(s.restartTimer);
       // Each worker stops accepting (the hand-out leaves it out), answers what it has, and exits.
@@ -217,9 +230,9 @@ export async function runSupervisor(config: ServerConfig, logger: Logger): Promi
       }
       await accepting;
       logger.info({ sig: reason, workers: live() }, 'shutting down');
-      await waitForExit(slots, SHUTDOWN_LIMIT_MS - 1_000);
+      await waitForExit(slots, deadline - Date.now());
       // Whatever is still there after the workers' own limit goes now.
-      await stopWorkers(slots, 'SIGKILL');
+      await stopWorkers(slots, 'SIGKILL', 500);
       await jobs?.close();
       await runtime.close();
       await store.close();
@@ -231,7 +244,7 @@ export async function runSupervisor(config: ServerConfig, logger: Logger): Promi
 
 function waitForExit(slots: Slot[], ms: number): Promise<void> {
   const alive = slots.flatMap((s) => (s.worker && !s.worker.isDead() ? [s.worker] : []));
-  if (alive.length === 0) return Promise.resolve();
+  if (alive.length === 0 || ms <= 0) return Promise.resolve();
   return new Promise((resolve) => {
     const timer = setTimeout(resolve, ms);
     let left = alive.length;
@@ -247,12 +260,12 @@ function waitForExit(slots: Slot[], ms: number): Promise<void> {
   });
 }
 
-async function stopWorkers(slots: Slot[], signal: NodeJS.Signals): Promise<void> {
+async function stopWorkers(slots: Slot[], signal: NodeJS.Signals, waitMs: number): Promise<void> {
   for (const s of slots) {
     clearTimeout(s.restartTimer);
     if (s.worker && !s.worker.isDead()) s.worker.process.kill(signal);
   }
-  await waitForExit(slots, 5_000);
+  await waitForExit(slots, waitMs);
 }
 
 /**
