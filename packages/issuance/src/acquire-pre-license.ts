@@ -64,6 +64,8 @@ async function preCertified(ctx: IssuingContext, s: IssuingState, email: string)
   const key = await userKeyPair(ctx, rowId);
   // As AcquireLicense refuses an excluded user's RAC (PROTOCOL.md §6.5), so is their pre-licence.
   if (isExcluded(s.policies, user.email, key.publicKey)) fail('DrmacIsExcluded', `${user.email} is excluded by policy`);
+  // A person whose RAC key an administrator revoked gets no pre-licence either (docs/adr/0015-revocation.md).
+  if (s.revocations?.hasKey('RAC', key.publicKey)) fail('UnexpectedPersonaCert', `the rights account key of ${user.email} has been revoked`);
   const now = ctx.clock.now();
   const rac = readRac(
     parseXrml(

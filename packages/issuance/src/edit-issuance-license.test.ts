@@ -17,6 +17,7 @@ import { changePolicy } from './policy-admin';
 import { addGroup, addUser } from './principal-admin';
 import { callerNamed, certifiedClient, FakeClient } from './testing/fake-client';
 import { provisionedSqlite, type ProvisionedSqlite } from './testing/provisioned-sqlite';
+import { revokeIn, unrevokeIn } from './revoke';
 
 const clock = fixedClock(new Date());
 let db: ProvisionedSqlite;
@@ -110,6 +111,17 @@ describe('EditIssuanceLicense', () => {
     const edit = draft({ owner: 'alice@example.test', grants: ['bob@example.test:VIEW,EDIT'], editable: true, contentId });
     expect(await codeOf(rt.licensing.editIssuanceLicense(await caller('bob'), { signedChain: [leaf], unsignedLicense: edit.unsigned }))).toBe('UnauthorizedAccess');
     expect(await codeOf(rt.licensing.editIssuanceLicense(await caller('sue'), { signedChain: [leaf], unsignedLicense: edit.unsigned }))).toBe('success');
+  });
+
+  it('refuses to edit content an administrator revoked, and edits it again once lifted', async () => {
+    const { leaf, contentId } = await publishOnline(['bob@example.test:VIEW']);
+    const edit = draft({ owner: 'alice@example.test', grants: ['carol@example.test:VIEW'], editable: true, contentId });
+    const r = await revokeIn(db.store, 'admin', { target: { kind: 'PL', contentId } }, clock);
+    await rt.refresh();
+    expect(await codeOf(rt.licensing.editIssuanceLicense(await caller('alice'), { signedChain: [leaf], unsignedLicense: edit.unsigned }))).toBe('InvalidSignedIssuanceLicense');
+    await unrevokeIn(db.store, 'admin', r.id, clock);
+    await rt.refresh();
+    expect(await codeOf(rt.licensing.editIssuanceLicense(await caller('alice'), { signedChain: [leaf], unsignedLicense: edit.unsigned }))).toBe('success');
   });
 
   it('refuses a PL whose rights data does not allow server editing', async () => {

@@ -4,6 +4,7 @@ import { buildPublishingLicense, ERD_AAD, issuerFromCertificate, parseXrml, read
 import { type Caller, fail, type IssuingContext, isOwnServer, recordIssued, stillWanted } from './issuing-context';
 import { subjectFor } from './subject-for';
 import { verifyPublishingLicense } from './verify-publishing-license';
+import { refuseRevokedPublishingLicense } from './revocations';
 
 export interface EditIssuanceLicenseRequest {
   /**
@@ -37,6 +38,14 @@ export async function editIssuanceLicense(ctx: IssuingContext, caller: Caller, r
     throw e;
   }
   if (!isOwnServer(signed.server, s)) fail('InvalidSignedIssuanceLicense', 'the signed issuance licence was issued for another server');
+  // Revoked content (or its CLC, or the SLC it names) is not re-issued: [MS-RMSI] has no own name
+  // for it, so it is the operation's fault for a signed PL that does not stand (docs/adr/0015-revocation.md).
+  try {
+    refuseRevokedPublishingLicense(s, req.signedChain, signed);
+  } catch (e) {
+    if (isRmsError(e)) fail('InvalidSignedIssuanceLicense', `the signed issuance licence cannot be edited: ${e.message}`);
+    throw e;
+  }
 
   let unsigned: ReturnType<typeof readPublishingLicense>;
   try {

@@ -41,10 +41,10 @@ async function acquire(name: string, plChain: string[], rac?: string): Promise<s
   return 'chain' in item! ? 'ok' : isRmsError(item!.error) ? item!.error.code : String(item!.error);
 }
 
-async function publish(owner: string, grants: string) {
+async function publish(owner: string, grants: string | string[]) {
   const c = await certified(owner);
   const [clc] = await rt.licensing.getClientLicensorCert(await caller(owner), [c.racChain]);
-  const out = c.publishOffline(clc!.chain, `${owner}@example.test`, parseGrantSpec(grants), { now: clock.now() });
+  const out = c.publishOffline(clc!.chain, `${owner}@example.test`, [grants].flat().flatMap(parseGrantSpec), { now: clock.now() });
   return { plChain: [out.pl, ...clc!.chain], clcChain: clc!.chain };
 }
 
@@ -111,12 +111,17 @@ describe('revocation', () => {
 
   it('a RAC key revoked: every RAC with it is refused, and Certify issues none until lifted', async () => {
     const carol = await certified('carol');
-    const { plChain } = await publish('alice', 'carol@example.test:VIEW');
+    const { plChain } = await publish('alice', ['carol@example.test:VIEW', 'bob@example.test:VIEW']);
     const key = readRac(parseXrml(carol.racChain[0]!)).publicKey;
     const r = await revokeIn(store, 'admin', { target: { kind: 'RAC', keyPem: key.export({ type: 'spki', format: 'pem' }).toString() } }, clock);
     await rt.refresh();
     expect(await acquire('carol', plChain)).toBe('UnexpectedPersonaCert');
     expect(await code(certifiedClient(rt.licensing, await caller('carol'), clock.now()))).toBe('UnauthorizedAccess');
+    // Nor is she pre-licensed with it: her entry carries the fault, the others' their licence.
+    const [pre] = await rt.licensing.acquirePreLicense(await caller('alice'), [{ licenseeIdentities: ['carol@example.test', 'bob@example.test'], issuanceLicense: plChain }]);
+    const [forCarol, forBob] = pre!.licenses;
+    expect(forCarol && 'error' in forCarol && isRmsError(forCarol.error) ? forCarol.error.code : forCarol).toBe('UnexpectedPersonaCert');
+    expect(forBob && 'license' in forBob ? 'license' : forBob).toBe('license');
     await unrevokeIn(store, 'admin', r.id, clock);
     await rt.refresh();
     expect(await acquire('carol', plChain)).toBe('ok');

@@ -1,6 +1,6 @@
 import { BUILTIN_GROUPS } from '@openrms/domain';
 import { clusterStatusIn, listPublishingDomainsIn, listUserDomainsIn, MEMBER_STALE_MS } from '@openrms/issuance';
-import { h } from './html';
+import { h, href } from './html';
 import type { Page } from './page-context';
 
 /** Characters a POSIX shell reads literally; anything else gets single quotes. */
@@ -81,7 +81,7 @@ ${p.kind === 'pkcs11'
 <p class="hint">A member is alive while its heartbeat (every 5 s) is younger than ${MEMBER_STALE_MS / 1000} s.</p>
 <table><tr><th>Name</th><th>URL</th><th>Service account</th><th>Joined</th><th>Last heartbeat</th><th>State</th></tr>${members}</table>
 <h2 id="trust">Trust</h2>
-<p class="hint">Read-only here; <code>rmsctl trust user-domain add|list|remove</code> and <code>rmsctl trust publishing-domain import|list|remove</code> change it. Fingerprints are SHA-256 of the public key (SPKI).</p>
+<p class="hint">Changed on the <a href="${href('/trust')}">Trust</a> page, or with <code>rmsctl trust user-domain add|list|remove</code> and <code>rmsctl trust publishing-domain import|list|remove</code>. Fingerprints are SHA-256 of the public key (SPKI).</p>
 <h3>Trusted user domains</h3>
 <p class="hint">Other clusters whose rights account certificates this cluster accepts (licensed by e-mail address), besides its own.</p>
 ${userRows.length ? h`<table id="trusted-user-domains"><tr><th>Name</th><th>Key fingerprint</th><th>Server</th><th>Added</th></tr>${userRows}</table>` : h`<p id="trusted-user-domains">None.</p>`}
