@@ -12,6 +12,7 @@ function printPolicies(p: Policies, io: CommandIo): void {
   io.out(`excluded users:     ${p.excludedUsers.length ? p.excludedUsers.map((u) => u.email ?? `key sha256:${u.keyFingerprint}`).join(', ') : 'none'}`);
   io.out(`excluded apps:      ${p.excludedApplications.length ? p.excludedApplications.map((a) => `${a.name} ${a.min}-${a.max}`).join(', ') : 'none'}`);
   io.out(`lockbox minimum:    ${p.lockboxMinVersion ?? 'none'}`);
+  io.out(`online publishing:  ${p.onlinePublishing ? 'enabled' : 'disabled'}`);
   io.out(`machine certs:      ${p.spcTrust.allowSelfIssued ? 'self-issued accepted' : 'self-issued refused'}, ${p.spcTrust.caKeysPem.length} trusted CA key(s)`);
 }
 
@@ -116,6 +117,20 @@ export const policyCommands: Command[] = [
       const v = str(args, 'min-version');
       if ((v === undefined) === !flag(args, 'clear')) throw new RmsError('InvalidInput', 'say --min-version VERSION or --clear');
       await apply(args, io, { kind: 'lockbox', minVersion: v ?? null });
+    },
+  },
+  {
+    path: ['policy', 'online-publishing'],
+    summary: 'Turn online publishing (the server signing PLs: AcquireIssuanceLicense, EditIssuanceLicense) on or off; offline publishing with a CLC is not affected.',
+    options: {
+      database,
+      enable: { type: 'boolean', help: 'Sign publishing licences for clients (the default)' },
+      disable: { type: 'boolean', help: 'Refuse with OnlinePublishingDisabledException' },
+      actor,
+    },
+    async run(args, io) {
+      if (flag(args, 'enable') === flag(args, 'disable')) throw new RmsError('InvalidInput', 'say --enable or --disable');
+      await apply(args, io, { kind: 'online-publishing', enabled: flag(args, 'enable') });
     },
   },
   {

@@ -51,6 +51,11 @@ export class Admission {
     return this.#queue.length - this.#head;
   }
 
+  /** No room to work on a request nor to let it wait: one arriving now would be refused. */
+  get full(): boolean {
+    return this.#inFlight >= this.#config.concurrency && this.queued >= this.#config.queueLength;
+  }
+
   /** Seconds a turned-away client is told to wait (Retry-After): about one queue wait. */
   get retryAfterSeconds(): number {
     return Math.max(1, Math.ceil(this.#config.maxWaitMs / 1000));

@@ -6,6 +6,7 @@ import { openPolicy } from './open-policy';
 /** Online publishing: the server signs the caller's unsigned PLs after checking owner and template. */
 export async function acquireIssuanceLicense(ctx: IssuingContext, caller: Caller, unsignedLicenses: string[]): Promise<{ chain: string[] }[]> {
   const s = ctx.state();
+  if (!s.policies.onlinePublishing) fail('OnlinePublishingDisabled', 'online publishing is turned off on this cluster; publish offline with a client licensor certificate');
   const out: { chain: string[] }[] = [];
   for (const xml of unsignedLicenses) {
     await yieldToEventLoop();

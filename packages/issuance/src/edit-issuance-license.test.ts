@@ -124,6 +124,22 @@ describe('EditIssuanceLicense', () => {
     expect(await codeOf(rt.licensing.editIssuanceLicense(await caller('alice'), { signedChain: [leaf], unsignedLicense: edit.unsigned }))).toBe('success');
   });
 
+  it('refuses online publishing and editing with OnlinePublishingDisabled while the policy turns it off', async () => {
+    const { leaf, contentId } = await publishOnline(['bob@example.test:VIEW']);
+    const edit = draft({ owner: 'alice@example.test', grants: ['carol@example.test:VIEW'], editable: true, contentId });
+    await changePolicy(db.url, 'admin', { kind: 'online-publishing', enabled: false }, clock);
+    await rt.refresh();
+    try {
+      expect(await codeOf(rt.licensing.editIssuanceLicense(await caller('alice'), { signedChain: [leaf], unsignedLicense: edit.unsigned }))).toBe('OnlinePublishingDisabled');
+      const fresh = draft({ owner: 'alice@example.test', grants: ['bob@example.test:VIEW'], editable: true });
+      expect(await codeOf(rt.licensing.acquireIssuanceLicense(await caller('alice'), [fresh.unsigned]))).toBe('OnlinePublishingDisabled');
+    } finally {
+      await changePolicy(db.url, 'admin', { kind: 'online-publishing', enabled: true }, clock);
+      await rt.refresh();
+    }
+    expect(await codeOf(rt.licensing.editIssuanceLicense(await caller('alice'), { signedChain: [leaf], unsignedLicense: edit.unsigned }))).toBe('success');
+  });
+
   it('refuses a PL whose rights data does not allow server editing', async () => {
     const { leaf, contentId } = await publishOnline(['bob@example.test:VIEW'], false);
     const edit = draft({ owner: 'alice@example.test', grants: ['carol@example.test:VIEW'], editable: true, contentId });

@@ -26,6 +26,8 @@ const lower = (s: string) => s.trim().toLowerCase();
  */
 export async function editIssuanceLicense(ctx: IssuingContext, caller: Caller, req: EditIssuanceLicenseRequest): Promise<{ chain: string[] }> {
   const s = ctx.state();
+  // Re-issuing is the server signing a PL, as in online publishing, and is off when that is.
+  if (!s.policies.onlinePublishing) fail('OnlinePublishingDisabled', 'online publishing is turned off on this cluster, and with it server editing of issuance licences');
 
   // The signed PL: verified with a key this cluster trusts, and issued for this cluster.
   let signed: ReturnType<typeof verifyPublishingLicense>;

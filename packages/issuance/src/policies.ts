@@ -17,6 +17,12 @@ export interface Policies {
    * themselves) and/or SPCs whose chain reaches one of these CA keys.
    */
   spcTrust: { allowSelfIssued: boolean; caKeysPem: string[] };
+  /**
+   * Whether the server signs publishing licences for clients (AcquireIssuanceLicense) and re-issues
+   * them (EditIssuanceLicense); PROTOCOL.md's `onlinePublishingEnabled`. Offline publishing with a
+   * CLC is not affected.
+   */
+  onlinePublishing: boolean;
 }
 
 export const POLICIES_KEY = 'policies';
@@ -27,6 +33,7 @@ export const DEFAULT_POLICIES: Policies = {
   excludedApplications: [],
   lockboxMinVersion: null,
   spcTrust: { allowSelfIssued: true, caKeysPem: [] },
+  onlinePublishing: true,
 };
 
 export async function readPolicies(store: Store): Promise<Policies> {

@@ -11,7 +11,8 @@ export type PolicyChange =
   | { kind: 'include-user'; email?: string; keyPem?: string; keyFingerprint?: string }
   | { kind: 'exclude-app'; name: string; min: string; max: string }
   | { kind: 'include-app'; name: string }
-  | { kind: 'lockbox'; minVersion: string | null };
+  | { kind: 'lockbox'; minVersion: string | null }
+  | { kind: 'online-publishing'; enabled: boolean };
 
 function userEntry(c: { email?: string; keyPem?: string; keyFingerprint?: string }): { email?: string; keyFingerprint?: string } {
   const given = [c.email, c.keyPem, c.keyFingerprint].filter((v) => v !== undefined && v.trim() !== '');
@@ -74,6 +75,8 @@ export async function changePolicyIn(store: Store, actor: string, change: Policy
         }
         case 'lockbox':
           return { ...p, lockboxMinVersion: change.minVersion === null ? null : checkVersion(change.minVersion, '--min-version') };
+        case 'online-publishing':
+          return { ...p, onlinePublishing: change.enabled };
       }
     });
 }

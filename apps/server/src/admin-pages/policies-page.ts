@@ -43,6 +43,7 @@ ${p.excludedApplications.length ? h`<table><tr><th>Application</th><th>From vers
 <h2>Other policies</h2>
 <table class="kv">
 <tr><th>Minimum lockbox version</th><td>${p.lockboxMinVersion ?? 'none'}</td></tr>
+<tr><th>Online publishing</th><td>${p.onlinePublishing ? 'enabled' : 'disabled (rmsctl policy online-publishing --enable)'}</td></tr>
 <tr><th>Self-issued machine certificates</th><td>${p.spcTrust.allowSelfIssued ? 'accepted' : 'refused'}</td></tr>
 <tr><th>Machine-certificate CA keys</th><td>${p.spcTrust.caKeysPem.length}</td></tr>
 </table>
