@@ -289,6 +289,19 @@ export function createApp(deps: AppDeps): express.Express {
         serverId: runtime.serverId,
         requestId: res.locals.requestId as string,
       }, metricsOperation(claimed));
+    /** 503 + Retry-After + the busy fault in the request's SOAP version: nothing was done for it. */
+    const refuseBusy = (reason: 'queue_full' | 'wait_timeout', principalName: string | null) => {
+      metrics.observeRejection(reason);
+      const retryAfter = admission!.retryAfterSeconds;
+      const f = buildSoapFault(soapVersionOf(req), new RmsError('ServerBusy', `The server is too busy to process this request now; try again in ${retryAfter} s`), { correlationId: res.locals.requestId as string });
+      logRefusal(principalName, `HTTP 503 server busy (${reason})`);
+      res.set('Retry-After', String(retryAfter)).status(503).type(f.contentType).send(f.body);
+    };
+    // No room even to wait: turned away before the sign-on and the body, so a flood costs the least.
+    if (admission?.full) {
+      refuseBusy('queue_full', parseBasicAuthorization(req.get('authorization'))?.name ?? null);
+      return;
+    }
     let signOn: Awaited<ReturnType<typeof runtime.signOn>>;
     try {
       signOn = await signOnGuard.signOn(req);
@@ -343,16 +356,13 @@ export function createApp(deps: AppDeps): express.Express {
       // Its turn (admission.ts): after the cheap checks and the body, before any XML or key work.
       const turn = admission ? await admission.acquire(gone.signal) : undefined;
       if (turn && !turn.admitted) {
-        metrics.observeRejection(turn.reason);
         if (turn.reason === 'client_gone') {
+          metrics.observeRejection(turn.reason);
           // Nobody is left to answer; the row says nothing was done for it.
           logRefusal(principal.name, 'client gone');
           return;
         }
-        const retryAfter = admission!.retryAfterSeconds;
-        const f = buildSoapFault(soapVersionOf(req), new RmsError('ServerBusy', `The server is too busy to process this request now; try again in ${retryAfter} s`), { correlationId: requestId });
-        logRefusal(principal.name, `HTTP 503 server busy (${turn.reason})`);
-        res.set('Retry-After', String(retryAfter)).status(503).type(f.contentType).send(f.body);
+        refuseBusy(turn.reason, principal.name);
         return;
       }
       try {

@@ -31,7 +31,7 @@ export async function acquireContentKey(ctx: IssuingContext, caller: Caller, plC
     claimedContentId = claimed.contentId.slice(0, 100);
     const opener = openerFor(ctx, s, claimed.server);
     // Then ours on top (docs/adr/0017-rmsi-faults.md): the chain verifies with a key we trust.
-    const pl = verifyPublishingLicense(plChain, s);
+    const pl = verifyPublishingLicense(plChain, s, ctx.verifiedDocuments);
     contentId = pl.contentId;
     const contentKey = unsealWith(opener, pl);
     stillWanted(caller);

@@ -51,7 +51,7 @@ export interface OpenedPublishingLicense {
 
 export async function openPublishingLicense(ctx: IssuingContext, chain: string[], s: IssuingState): Promise<OpenedPublishingLicense> {
   const pl = verifyPublishingLicense(chain, s, ctx.verifiedDocuments);
-  refuseRevokedPublishingLicense(s, chain, pl);
+  refuseRevokedPublishingLicense(s, chain, pl, ctx.verifiedDocuments);
   const now = ctx.clock.now();
   if (pl.validity && (now < pl.validity.from || now >= pl.validity.until)) {
     fail('IssuanceLicenseIsNotWithinValidTimeRange', 'the issuance licence is outside its validity period');

@@ -32,7 +32,7 @@ export async function editIssuanceLicense(ctx: IssuingContext, caller: Caller, r
   // The signed PL: verified with a key this cluster trusts, and issued for this cluster.
   let signed: ReturnType<typeof verifyPublishingLicense>;
   try {
-    signed = verifyPublishingLicense(req.signedChain, s);
+    signed = verifyPublishingLicense(req.signedChain, s, ctx.verifiedDocuments);
   } catch (e) {
     // [MS-RMSI] 3.4.4.1: whatever makes the signed PL unverifiable (signature, untrusted issuer,
     // unreadable) is InvalidSignedIssuanceLicense; a key outside the crypto mode stays the common fault.
@@ -43,7 +43,7 @@ export async function editIssuanceLicense(ctx: IssuingContext, caller: Caller, r
   // Revoked content (or its CLC, or the SLC it names) is not re-issued: [MS-RMSI] has no own name
   // for it, so it is the operation's fault for a signed PL that does not stand (docs/adr/0015-revocation.md).
   try {
-    refuseRevokedPublishingLicense(s, req.signedChain, signed);
+    refuseRevokedPublishingLicense(s, req.signedChain, signed, ctx.verifiedDocuments);
   } catch (e) {
     if (isRmsError(e)) fail('InvalidSignedIssuanceLicense', `the signed issuance licence cannot be edited: ${e.message}`);
     throw e;

@@ -2,6 +2,7 @@ import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
 import { normalizeGuid, RmsError, type RmsErrorCode } from '@openrms/domain';
 import type { RevocationKind, RevocationMatch, RevocationRow, Store } from '@openrms/store';
 import { parseXrml, publicKeyFingerprint, publicKeysEqual, readCertificate, readClc, verifyXrmlSignature } from '@openrms/xrml';
+import type { VerifiedDocuments } from './verified-documents';
 
 /*
  * What this cluster has revoked (the `revocations` table), as every member enforces it. The set is
@@ -129,6 +130,7 @@ export function refuseRevokedPublishingLicense(
   s: RevocationView & ChainKeys,
   chain: readonly string[],
   pl: { contentId: string; issuer: { publicKey: KeyObject }; server: { serverGuid: string; publicKey: KeyObject } },
+  verified?: VerifiedDocuments,
 ): void {
   const set = s.revocations;
   if (!set || set.size === 0) return;
@@ -138,7 +140,7 @@ export function refuseRevokedPublishingLicense(
   }
   if (set.hasKey('CLC', pl.issuer.publicKey)) refuse('InvalidRightsLabelSignature', 'the client licensor certificate that signed this issuance licence has been revoked');
   if (set.any('CLC', 'id') && chain.length >= 2) {
-    const clc = signedClcOf(s, chain[1]!, pl.issuer.publicKey);
+    const clc = signedClcOf(s, chain[1]!, pl.issuer.publicKey, verified);
     if (clc && set.has('CLC', 'id', clc.descriptorGuid)) refuse('InvalidRightsLabelSignature', 'the client licensor certificate that signed this issuance licence has been revoked');
     if (clc && set.hasKey('SLC', clc.issuerKey)) refuse('InvalidRightsLabelSignature', 'the client licensor certificate that signed this issuance licence was issued by a revoked server licensor certificate');
   }
@@ -149,11 +151,14 @@ export function refuseRevokedPublishingLicense(
  * issued it: only what was signed may decide). Undefined for an online PL, whose second chain
  * member is an SLC.
  */
-function signedClcOf(s: ChainKeys, xml: string, plIssuerKey: KeyObject): { descriptorGuid: string; issuerKey: KeyObject } | undefined {
+function signedClcOf(s: ChainKeys, xml: string, plIssuerKey: KeyObject, verified?: VerifiedDocuments): { descriptorGuid: string; issuerKey: KeyObject } | undefined {
   try {
+    const keys = [s.slc.principal.publicKey, ...(s.publishingDomains ?? []).map((d) => d.slc.principal.publicKey)];
+    // Verified for this request already (verifyPublishingLicense): the cache has it under the key that did.
+    const hit = verified?.lookup<ReturnType<typeof readClc>>('CLC', xml, keys);
+    if (hit && hit.key !== 'self') return publicKeysEqual(hit.value.publicKey, plIssuerKey) ? { descriptorGuid: hit.value.descriptorGuid, issuerKey: hit.key } : undefined;
     const doc = parseXrml(xml);
     const claimed = readCertificate(doc).issuer.publicKey;
-    const keys = [s.slc.principal.publicKey, ...(s.publishingDomains ?? []).map((d) => d.slc.principal.publicKey)];
     const issuerKey = keys.find((k) => publicKeysEqual(k, claimed));
     if (!issuerKey) return undefined;
     const clc = readClc(verifyXrmlSignature(doc, issuerKey));
