@@ -134,12 +134,8 @@ describe('admission control (built server, PostgreSQL)', () => {
     await expect(second.answer).rejects.toThrow();
     // Exactly one licence: the first request's.
     expect((await store.issued.count({ kind: 'UL' })) - before).toBe(1);
-    const rows = await eventually(
-      'the request log rows',
-      async () => (await store.requestLog.tail(50)).filter((r) => r.operation === 'AcquireLicense' || r.operation === 'GetLicensorCertificate'),
-      (r) => r.filter((x) => x.result === 'client gone').length === 1 && r.filter((x) => x.result.startsWith('HTTP 503')).length === 2,
-    );
-    expect(rows.filter((r) => r.result.startsWith('HTTP 503')).map((r) => r.result)).toEqual(['HTTP 503 server busy (queue_full)', 'HTTP 503 server busy (queue_full)']);
+    // The request log says the hung-up request was never worked on; requests shed at the door are only counted.
+    await eventually('the request log row of the hung-up request', async () => (await store.requestLog.tail(50)).filter((r) => r.operation === 'AcquireLicense' && r.result === 'client gone').length, (n) => n === 1);
     const metrics = await scrape(base);
     expect(sample(metrics, 'openrms_requests_total{operation="GetLicensorCertificate",endpoint="/_wmcs/licensing/server.asmx",result="http_503"}')).toBe(2);
     expect(sample(metrics, 'openrms_requests_in_flight')).toBe(0);

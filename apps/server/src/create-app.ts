@@ -58,6 +58,8 @@ export interface AppDeps {
 }
 
 const AUTH_REALM = 'OpenRMS';
+/** How long a connection that was just shed is left unread (well inside Retry-After and the 2 s a client may wait). */
+const SHED_PAUSE_MS = 500;
 
 /** The operation a request names in SOAPAction (or the SOAP 1.2 action parameter), for the request log. */
 function actionName(req: Request): string {
@@ -96,6 +98,45 @@ export function createApp(deps: AppDeps): express.Express {
   app.locals.signOnGuard = signOnGuard;
   app.disable('x-powered-by');
   app.disable('etag');
+
+  if (admission) {
+    /*
+     * Load shedding ahead of everything else. With no room to work on a SOAP request nor to let it
+     * wait, it is answered 503 here, before the request id, the sign-on and the body, with a fault
+     * built once; counted in the metrics and a rate-limited log line, not in the request log.
+     * Clients that resend at once after every 503 must not cost more than the work they are turned
+     * away from: see SHED_PAUSE_MS (docs/adr/0014-admission-control-and-workers.md has the figures).
+     */
+    const retryAfter = String(admission.retryAfterSeconds);
+    const busyFault = (v: '1.1' | '1.2') => buildSoapFault(v, new RmsError('ServerBusy', `The server is too busy to process this request now; try again in ${retryAfter} s`));
+    const busy = { '1.1': busyFault('1.1'), '1.2': busyFault('1.2') };
+    const shedLog = rateLimitedLog(logger, 10_000);
+    app.use((req, res, next) => {
+      if (req.method !== 'POST' || !admission.full) return next();
+      const sub = /^\/_wmcs(\/.*)$/i.exec(req.path)?.[1];
+      const route = sub === undefined ? undefined : routes.get(endpointPath(sub));
+      if (!route) return next();
+      const f = busy[soapVersionOf(req)];
+      metrics.observeRejection('queue_full');
+      const claimed = actionName(req);
+      metrics.observeRequest({ operation: route.service.operations.has(claimed) ? claimed : 'unknown', endpoint: `/_wmcs${sub}`, result: 'HTTP 503 server busy', seconds: 0 });
+      shedLog({ inFlight: admission.inFlight, queued: admission.queued }, 'shedding load: SOAP requests answered 503, every slot and the queue are taken');
+      // The connection is read again a little later: a client that resends at once, whatever
+      // Retry-After says, would otherwise keep the event loop busy refusing it. Paused after node's
+      // own finish handling, which resumes the socket to discard the unread body.
+      res.once('finish', () =>
+        setImmediate(() => {
+          const socket = req.socket;
+          if (socket.destroyed) return;
+          socket.pause();
+          setTimeout(() => {
+            if (!socket.destroyed) socket.resume();
+          }, SHED_PAUSE_MS).unref();
+        }),
+      );
+      res.set('Retry-After', retryAfter).status(503).type(f.contentType).send(f.body);
+    });
+  }
 
   app.use((req, res, next) => {
     const requestId = randomUUID();
@@ -297,11 +338,6 @@ export function createApp(deps: AppDeps): express.Express {
       logRefusal(principalName, `HTTP 503 server busy (${reason})`);
       res.set('Retry-After', String(retryAfter)).status(503).type(f.contentType).send(f.body);
     };
-    // No room even to wait: turned away before the sign-on and the body, so a flood costs the least.
-    if (admission?.full) {
-      refuseBusy('queue_full', parseBasicAuthorization(req.get('authorization'))?.name ?? null);
-      return;
-    }
     let signOn: Awaited<ReturnType<typeof runtime.signOn>>;
     try {
       signOn = await signOnGuard.signOn(req);

@@ -110,6 +110,9 @@ export async function runSupervisor(config: ServerConfig, logger: Logger): Promi
     logger.info({ jobs: 'redis' }, 'Redis configured: `rmsctl worker` processes run the SLC renewal and expiry sweep');
   }
 
+  // Round robin (node's default except on Windows), whatever NODE_CLUSTER_SCHED_POLICY says: this
+  // process accepts and hands each connection to a worker that has taken the previous one.
+  cluster.schedulingPolicy = cluster.SCHED_RR;
   const fork = (slot: Slot) => {
     slot.ready = false;
     slot.notAccepting = false;
