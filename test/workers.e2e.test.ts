@@ -10,6 +10,7 @@ import {
   LICENSOR_PATH,
   licensorCertificate,
   provisionForLicences,
+  acquireLicense,
   sample,
   scrape,
   send,
@@ -87,13 +88,14 @@ describe('serve --workers 2 (built server: a supervisor and two serving processe
   let port: number;
   let base: string;
   let member: Background | undefined;
+  let licences: Awaited<ReturnType<typeof provisionForLicences>>;
 
   beforeAll(async () => {
     ensureServerBuilt();
     db = sqliteDatabase();
     port = await freePort();
     base = `http://127.0.0.1:${port}`;
-    await provisionForLicences(db, port);
+    licences = await provisionForLicences(db, port);
   }, 300_000);
 
   afterEach(async () => {
@@ -169,6 +171,30 @@ describe('serve --workers 2 (built server: a supervisor and two serving processe
     expect(await supervisor.exited()).toBe(0);
     expect(supervisor.output()).toMatch(/"msg":"stopped"/);
     for (const w of workers) expect(isAlive(w)).toBe(false);
+  }, 300_000);
+
+  it('counts verified-document cache hits in /metrics; a one-byte tampered copy misses and is refused', async () => {
+    member = builtMember(['--database', db.url, '--listen', `127.0.0.1:${port}`, '--state-dir', tempDir('workers-state')], { RMS_WORKERS: '1' });
+    await member.waitFor(/listening on http:\/\/127\.0\.0\.1:\d+/);
+    await licences.protect(base);
+    const hits = (t: string) => sample(t, 'openrms_verified_cache_lookups_total{result="hit"}') ?? 0;
+    const misses = (t: string) => sample(t, 'openrms_verified_cache_lookups_total{result="miss"}') ?? 0;
+    const first = await acquireLicense(base, licences.people).answer;
+    expect(first.status).toBe(200);
+    const afterFirst = await scrape(base);
+    expect(sample(afterFirst, 'openrms_verified_cache_entries')).toBeGreaterThan(0);
+    // The same RAC and PL chain again: every document comes from the cache.
+    expect((await acquireLicense(base, licences.people).answer).status).toBe(200);
+    const afterSecond = await scrape(base);
+    expect(hits(afterSecond)).toBeGreaterThan(hits(afterFirst));
+    expect(misses(afterSecond)).toBe(misses(afterFirst));
+    // One byte of the RAC's signed body changed: not the cached document, and its signature fails.
+    const body = licences.people.licenseBody;
+    const at = body.indexOf('<ISSUEDTIME>') + '<ISSUEDTIME>'.length + 3;
+    const tampered = { ...licences.people, licenseBody: body.slice(0, at) + (body[at] === '1' ? '2' : '1') + body.slice(at + 1) };
+    const refused = await acquireLicense(base, tampered).answer;
+    expect(refused.text).toContain('InvalidPersonaCertSignatureException');
+    expect(misses(await scrape(base))).toBeGreaterThan(misses(afterSecond));
   }, 300_000);
 
   it('RMS_WORKERS=1 is one process, as before', async () => {

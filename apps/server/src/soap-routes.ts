@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { SERVICE_PATHS } from '@openrms/domain';
+import { isRmsError, SERVICE_PATHS } from '@openrms/domain';
 import type { ClusterRuntime } from '@openrms/issuance';
 import {
   certificationServiceHandlers,
@@ -26,6 +26,8 @@ export function soapRoutes(runtime: ClusterRuntime, opts: { maxBodyBytes: number
   const onError = (err: unknown, _req: unknown, info: { correlationId: string; faultName: string; withheld: boolean }) => {
     // Withheld errors exist only here: log them once with the id the client saw.
     if (info.withheld) opts.logger.error({ err, requestId: info.correlationId, fault: info.faultName }, 'request failed');
+    // Hung-up clients are counted by the metrics; a line each would flood the log under overload.
+    else if (isRmsError(err, 'ClientGone')) opts.logger.debug({ requestId: info.correlationId }, 'client went away; work dropped');
     else opts.logger.info({ requestId: info.correlationId, fault: info.faultName, reason: (err as Error)?.message }, 'fault');
   };
   const route = (key: keyof typeof SERVICE_WSDL_FILES, handlers: Record<string, SoapHandler<RequestContext>>): SoapRoute => {

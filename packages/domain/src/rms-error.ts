@@ -60,6 +60,8 @@ export const RMS_ERROR_CODES = [
   'TooManyRequests',
   /** The member has more work than it can start in time: try again later or another member (HTTP 503). */
   'ServerBusy',
+  /** The client hung up before its answer was signed: the work was dropped; nobody sees the fault. */
+  'ClientGone',
   // operations (CLI, admin API, start-up)
   'NotFound',
   'AlreadyExists',

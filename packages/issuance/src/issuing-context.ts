@@ -57,7 +57,7 @@ export function yieldToEventLoop(): Promise<void> {
 
 /** Before a signature: a client that has gone gets nothing issued on its behalf. */
 export function stillWanted(caller: Pick<Caller, 'signal'>): void {
-  if (caller.signal?.aborted) throw new RmsError('UnspecifiedError', 'the client went away before the answer was signed');
+  if (caller.signal?.aborted) throw new RmsError('ClientGone', 'the client went away before the answer was signed');
 }
 
 /**

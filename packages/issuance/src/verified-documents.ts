@@ -96,6 +96,11 @@ export class VerifiedDocuments {
     return value;
   }
 
+  /** Counts a document that was not cached and failed verification (nothing is remembered for it). */
+  missed(): void {
+    this.#misses++;
+  }
+
   stats(): VerifiedDocumentStats {
     return { entries: this.#lru.size, maxEntries: this.#maxEntries, hits: this.#hits, misses: this.#misses };
   }
@@ -143,7 +148,13 @@ export function verifiedThrough<T>(
 ): { value: T; key: VerifyingKey } {
   const hit = cache?.lookup<T>(kind, xml, keys);
   if (hit) return hit;
-  const fresh = verify();
+  let fresh: { value: T; key: VerifyingKey };
+  try {
+    fresh = verify();
+  } catch (e) {
+    cache?.missed();
+    throw e;
+  }
   cache?.remember(kind, xml, fresh.key, fresh.value);
   return fresh;
 }

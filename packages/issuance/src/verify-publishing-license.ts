@@ -40,6 +40,8 @@ export function verifyPublishingLicense(chain: string[], s: IssuingState, verifi
     const pl = remember(verified, plXml, clc.publicKey, readPublishingLicense(verifyXrmlSignature(plDoc, clc.publicKey)));
     return withinIssueRange(pl, clc, bad);
   } catch (e) {
+    // A document that failed was looked up and not found: a miss, though nothing is remembered.
+    verified?.missed();
     if (isRmsError(e, 'InvalidRightsLabelSignature')) throw e;
     return bad(e instanceof Error ? e.message : 'unreadable');
   }

@@ -73,6 +73,8 @@ export const SOAP_FAULT_TABLE: Readonly<Record<RmsErrorCode, FaultMapping>> = {
   // No RMS exception means "busy" (PROTOCOL.md names none); clients treat this one as a server-side failure to retry
   // (docs/adr/0014-admission-control-and-workers.md). Not withheld: the message says what happened.
   ServerBusy: server(UNSPECIFIED),
+  // Written to a socket that is already closed, if at all; an expected event under load, not an error to log loudly.
+  ClientGone: server(UNSPECIFIED),
   // Operational codes (CLI, admin API, start-up) describe our internals, never the client's request.
   NotFound: withheld,
   AlreadyExists: withheld,
