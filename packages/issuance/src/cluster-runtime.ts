@@ -40,6 +40,8 @@ import { RequestLogSpool } from './request-log-spool';
 import { renewSlcIfDue, type RenewSlcOptions } from './slc-renewal';
 import { readTrustedRacIssuerKeys } from './trusted-user-domains';
 import { VerifiedDocuments } from './verified-documents';
+import { IssuedRecorder } from './issued-records';
+import { UserKeyCache } from './user-key-cache';
 import { type PublishedRevocationList, publishRevocationList, type PublishRevocationListResult, readPublishedRevocationList } from './revocation-list';
 import { readRevocationSet, type RevocationSet } from './revocations';
 
@@ -47,6 +49,12 @@ export type { AuthenticatedPrincipal } from './authenticated-principal';
 
 /** The version GetServerInfo reports; 6.1.0.0 and above tells clients to read features rather than guess. */
 export const SERVER_PRODUCT_VERSION = '6.1.0.0';
+
+/** How long a directory failure keeps readiness at directory: degraded. */
+const DIRECTORY_ERROR_WINDOW_MS = 30_000;
+const DIRECTORY_PROBE_TIMEOUT_MS = 5_000;
+/** A group name no directory holds: the readiness probe only needs the directory to answer. */
+const DIRECTORY_PROBE_GROUP = 'openrms-readiness-probe-5f0c2a';
 
 export interface ClusterRuntimeOptions {
   store: Store;
@@ -143,6 +151,10 @@ export class ClusterRuntime {
   readonly requestLog: RequestLogWriter;
   /** Signature results of the certificates and licences requests carried (size and hit counts for metrics). */
   readonly verifiedDocuments: VerifiedDocuments;
+  /** The `issued` records of concurrent requests, written in one transaction (group commit). */
+  readonly issuedRecorder: IssuedRecorder;
+  /** Users' key pairs opened recently (Certify, AcquirePreLicense). */
+  readonly userKeys: UserKeyCache;
 
   private constructor(
     private readonly store: Store,
@@ -165,8 +177,12 @@ export class ClusterRuntime {
     this.verifiedDocuments = new VerifiedDocuments(
       opts.verifiedDocumentCacheEntries === undefined ? {} : { maxEntries: opts.verifiedDocumentCacheEntries },
     );
+    this.issuedRecorder = new IssuedRecorder(store);
+    this.userKeys = new UserKeyCache();
     this.licensing = new LicensingService(key, () => this.#issuingState(), store, clock, () => this.#identities, {
       verifiedDocuments: this.verifiedDocuments,
+      issuedRecorder: this.issuedRecorder,
+      userKeys: this.userKeys,
       ...(opts.peerMembership ? { peerMembership: opts.peerMembership } : {}),
       peers: () => this.#state.peers,
       onPeerError: (domain, reason) => hooks.onPeerError?.(domain, reason),
@@ -336,6 +352,8 @@ export class ClusterRuntime {
     this.#timer = undefined;
     // A refresh in flight must finish before the caller closes the store under it.
     await this.#refreshing;
+    await this.issuedRecorder.settled();
+    this.userKeys.clear();
     await this.requestLog.close();
     await this.#identities.close().catch(() => undefined);
   }
@@ -475,6 +493,25 @@ export class ClusterRuntime {
     return this.#key.status();
   }
 
+  async #probeDirectory(): Promise<void> {
+    const external = this.#identities.external;
+    if (!external) return;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        external.findGroup(DIRECTORY_PROBE_GROUP),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error('the directory did not answer within 5 s')), DIRECTORY_PROBE_TIMEOUT_MS);
+        }),
+      ]);
+    } catch (e) {
+      this.#lastDirectoryErrorAt = this.clock.now().getTime();
+      this.#hooks.onDirectoryError?.(`readiness probe: ${(e as Error)?.message ?? String(e)}`);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   async readiness(): Promise<{ ok: boolean; checks: Record<string, string> }> {
     // A key in this process is always usable; a token's is asked (a test signature, about a millisecond).
     const checks: Record<string, string> = { key: this.#key.protection.kind === 'password' || this.#key.status().reachable ? 'ok' : 'unreachable' };
@@ -489,7 +526,11 @@ export class ClusterRuntime {
     const ok = Object.values(checks).every((v) => v === 'ok');
     // Reported, not fatal: every member shares the directory, and cached people still sign on.
     if (this.#state.directory) {
-      checks.directory = this.clock.now().getTime() - this.#lastDirectoryErrorAt < 30_000 ? 'degraded' : 'ok';
+      // A failure seen by a request counts for 30 s. Without one, the directory is asked (a group
+      // lookup no one has): in a member of several worker processes, the request that failed may
+      // have run in another process than the one answering this probe.
+      if (this.clock.now().getTime() - this.#lastDirectoryErrorAt >= DIRECTORY_ERROR_WINDOW_MS) await this.#probeDirectory();
+      checks.directory = this.clock.now().getTime() - this.#lastDirectoryErrorAt < DIRECTORY_ERROR_WINDOW_MS ? 'degraded' : 'ok';
     }
     return { ok, checks };
   }
