@@ -5,7 +5,9 @@ import type { Store } from '@openrms/store';
 import { publicKeysEqual, readCertificate, type XrmlDocument } from '@openrms/xrml';
 import type { AuthenticatedPrincipal } from './authenticated-principal';
 import type { Identities } from './identities';
+import type { IssuedRecorder } from './issued-records';
 import type { IssuingState } from './issuing-state';
+import type { UserKeyCache } from './user-key-cache';
 import type { VerifiedDocuments } from './verified-documents';
 
 /**
@@ -28,6 +30,10 @@ export interface IssuingContext {
   onPeerError?: (domain: string, reason: string) => void;
   /** Signature results of documents seen before (RAC, CLC, PL, SPC); absent = verify every time. */
   verifiedDocuments?: VerifiedDocuments;
+  /** Writes the `issued` records of concurrent requests in one transaction; absent = one insert each. */
+  issuedRecorder?: IssuedRecorder;
+  /** Users' key pairs opened recently; absent = unsealed on every request. */
+  userKeys?: UserKeyCache;
 }
 
 export interface GroupExpansionPeer {
@@ -96,7 +102,7 @@ export async function recordIssued(
   issuedAt: Date,
   validUntil: Date,
 ): Promise<void> {
-  await ctx.store.issued.record({
+  const record = {
     id: newId(),
     clusterId: ctx.state().cluster.id,
     kind,
@@ -105,5 +111,7 @@ export async function recordIssued(
     issuedAt,
     validUntil,
     documentSha256: sha256(xml),
-  });
+  };
+  // Resolves once the record is committed either way: the answer never leaves before it.
+  await (ctx.issuedRecorder ? ctx.issuedRecorder.record(record) : ctx.store.issued.record(record));
 }

@@ -34,7 +34,7 @@ export class LicensingService {
     store: Store,
     clock: Clock,
     identities: () => Identities,
-    extras: Pick<IssuingContext, 'peerMembership' | 'peers' | 'onPeerError' | 'verifiedDocuments'> = {},
+    extras: Pick<IssuingContext, 'peerMembership' | 'peers' | 'onPeerError' | 'verifiedDocuments' | 'issuedRecorder' | 'userKeys'> = {},
   ) {
     this.#ctx = { key, state, store, clock, identities, ...extras };
   }

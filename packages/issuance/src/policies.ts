@@ -67,11 +67,28 @@ export function fingerprintOfPem(pem: string): string {
   }
 }
 
+/**
+ * The fingerprints a RAC key is excluded by, per key object: a RAC the verified-document cache
+ * holds brings the same key object on every request, so its two digests are computed once.
+ */
+const exclusionFingerprints = new WeakMap<KeyObject, readonly string[]>();
+
+function exclusionFingerprintsOf(racKey: KeyObject): readonly string[] {
+  let fps = exclusionFingerprints.get(racKey);
+  if (!fps) {
+    // Entries written before the fingerprint became SPKI-based hold the legacy PKCS#1 form: still honoured.
+    fps = [racKeyFingerprint(racKey), legacyPkcs1Fingerprint(racKey)];
+    exclusionFingerprints.set(racKey, fps);
+  }
+  return fps;
+}
+
 export function isExcluded(p: Policies, email: string, racKey: KeyObject): boolean {
+  if (p.excludedUsers.length === 0) return false;
   const e = email.trim().toLowerCase();
-  // Entries written before the fingerprint became SPKI-based hold the legacy PKCS#1 form: still honoured.
-  const fps = [racKeyFingerprint(racKey), legacyPkcs1Fingerprint(racKey)];
-  return p.excludedUsers.some((x) => (x.email !== undefined && x.email.toLowerCase() === e) || (x.keyFingerprint !== undefined && fps.includes(x.keyFingerprint.trim().toLowerCase())));
+  return p.excludedUsers.some(
+    (x) => (x.email !== undefined && x.email.toLowerCase() === e) || (x.keyFingerprint !== undefined && exclusionFingerprintsOf(racKey).includes(x.keyFingerprint.trim().toLowerCase())),
+  );
 }
 
 export function checkVersion(v: string, what: string): string {

@@ -8,7 +8,7 @@
 import { fixedClock, isRmsError, parseGrantSpec } from '@openrms/domain';
 import { ClusterRuntime } from './cluster-runtime';
 import type { Caller } from './licensing-service';
-import { addUser, removeUser, setUserDisabled } from './principal-admin';
+import { addUser, removeUser, setUserDisabled, setUserPassword } from './principal-admin';
 import { callerNamed, certifiedClient, type FakeClient } from './testing/fake-client';
 import { provisionedSqlite, type ProvisionedSqlite } from './testing/provisioned-sqlite';
 
@@ -76,6 +76,18 @@ describe('principal cache', () => {
     await removeUser(db.url, 'admin', 'carol', clock);
     expect(await rt.authenticate('carol', 'carol-password-1')).toBeUndefined();
     await eventually('carol is refused a licence', async () => (await licenceFor(carol, 'alice')) === 'NoRightsForRequestedPrincipal');
+  });
+
+  it('a changed password is refused at once though a sign-on with it was remembered', async () => {
+    await addUser(db.url, { name: 'erin', email: 'erin@example.test', password: 'erin-password-1', groups: [] });
+    // Twice: the second sign-on is answered from the remembered check (no scrypt).
+    expect(await rt.authenticate('erin', 'erin-password-1')).toBeDefined();
+    expect(await rt.authenticate('erin', 'erin-password-1')).toBeDefined();
+    await setUserPassword(db.url, 'admin', 'erin', 'erin-password-2', clock);
+    expect(await rt.authenticate('erin', 'erin-password-1')).toBeUndefined();
+    expect(await rt.authenticate('erin', 'erin-password-2')).toBeDefined();
+    await setUserDisabled(db.url, 'admin', 'erin', true, clock);
+    expect(await rt.authenticate('erin', 'erin-password-2')).toBeUndefined();
   });
 
   it('an account created after a failed sign-on signs on at once', async () => {

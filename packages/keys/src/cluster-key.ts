@@ -15,6 +15,7 @@ import { ContentKey } from './content-key';
 import { decryptPkcs8, encryptPkcs8 } from './encrypted-pkcs8';
 import { parsePkcs11Reference, type Pkcs11Location, Pkcs11PrivateKey, type UnsealMechanism } from './pkcs11-key';
 import { PublishingDomainKey } from './publishing-domain-key';
+import { rsaPrivateKeyPkcs8Der } from './rsa-pkcs8';
 import { type KeySealPurpose, type OaepDecrypt, openSealed, seal, SECRET_PURPOSES, type SecretPurpose } from './sealing';
 
 /** Anything that can produce an RSASSA-PKCS1-v1_5 SHA-256 signature without exposing its key. */
@@ -218,7 +219,7 @@ export class RsaKeyPair implements Signer {
   /** The private key sealed to `recipient` (ENABLINGBITS of a RAC or CLC, or a user key at rest). */
   sealPrivateKeyTo(recipient: KeyObject, purpose: KeySealPurpose): Buffer {
     assertKeyPurpose(purpose);
-    const der = this.#exportable('sealed to another key').export({ format: 'der', type: 'pkcs8' });
+    const der = rsaPrivateKeyPkcs8Der(this.#exportable('sealed to another key'));
     try {
       return seal(recipient, der, purpose);
     } finally {

@@ -5,7 +5,10 @@ import type { Knex } from 'knex';
  * - transactions start with BEGIN IMMEDIATE instead of BEGIN. Several server processes share one
  *   SQLite file; a deferred transaction that reads and then writes fails at once with SQLITE_BUSY
  *   when another process wrote in between (the busy timeout is not consulted for that case),
- *   whereas an immediate one takes the write lock up front and so waits its turn under busy_timeout;
+ *   whereas an immediate one takes the write lock up front and so waits its turn. It waits without
+ *   blocking the event loop (see waitForTheLock), and so does a write outside a transaction:
+ *   SQLite's own busy handler sleeps in the calling thread, which froze a whole worker process for
+ *   as long as another process held the lock;
  * - statements are prepared once per connection and SQL text and reused (see StatementCache):
  *   knex prepares every query afresh, which was most of what a request's database reads cost.
  * knex publishes no typings for its dialect classes, hence the require and the narrow shapes;
@@ -25,7 +28,10 @@ interface SqliteStatement {
   run(bindings: unknown[]): { changes: number; lastInsertRowid: number | bigint };
 }
 interface SqliteConnection {
+  readonly inTransaction: boolean;
   prepare(sql: string): SqliteStatement;
+  exec(sql: string): unknown;
+  pragma(source: string, options?: { simple: boolean }): unknown;
 }
 interface QueryObject {
   sql?: string;
@@ -45,9 +51,52 @@ const BetterSqlite3Client = require('knex/lib/dialects/better-sqlite3') as Clien
 const SqliteTransaction = require('knex/lib/dialects/sqlite3/execution/sqlite-transaction') as TransactionClass;
 
 class ImmediateTransaction extends SqliteTransaction {
-  begin(conn: unknown): Promise<unknown> {
-    return this.query(conn, 'BEGIN IMMEDIATE;');
+  async begin(conn: unknown): Promise<unknown> {
+    await beginImmediate(conn as SqliteConnection);
+    return undefined;
   }
+}
+
+const isBusy = (e: unknown) => typeof (e as { code?: unknown })?.code === 'string' && (e as { code: string }).code.startsWith('SQLITE_BUSY');
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** The longest pause between two attempts at the write lock. */
+const MAX_LOCK_RETRY_MS = 8;
+
+/**
+ * Runs `attempt` (something that needs the write lock: BEGIN IMMEDIATE, or a write outside a
+ * transaction) so that waiting for another process's lock happens on the timer, not in SQLite's
+ * busy handler: with the connection's busy timeout at 0 an attempt fails at once with SQLITE_BUSY
+ * while the lock is held and is tried again after a short pause (1, 2, 4, 8, 8, … ms) until the
+ * connection's own busy timeout has passed, when the last SQLITE_BUSY is thrown as before. A
+ * statement that failed with SQLITE_BUSY changed nothing, so trying it again is safe. Meanwhile
+ * this process keeps serving (its other queries wait for the pool's one connection, as they would
+ * behind any query). The busy handler instead sleeps in the calling thread with growing pauses
+ * (up to 100 ms each), the whole event loop standing still, and, polling with long pauses against
+ * a process that writes often, could lose the race for hundreds of milliseconds. The busy timeout
+ * is set with `pragma()` each time: SQLite applies a PRAGMA setter when it is prepared, so a kept
+ * prepared one would not set it again.
+ */
+async function waitForTheLock<T>(conn: SqliteConnection, attempt: () => T): Promise<T> {
+  const timeoutMs = Number(conn.pragma('busy_timeout', { simple: true })) || 0;
+  const deadline = performance.now() + timeoutMs;
+  conn.pragma('busy_timeout = 0');
+  try {
+    for (let pause = 1; ; pause = Math.min(pause * 2, MAX_LOCK_RETRY_MS)) {
+      try {
+        return attempt();
+      } catch (e) {
+        if (!isBusy(e) || performance.now() >= deadline) throw e;
+      }
+      await sleep(pause);
+    }
+  } finally {
+    conn.pragma(`busy_timeout = ${timeoutMs}`);
+  }
+}
+
+/** `BEGIN IMMEDIATE`, waiting for another process's write lock without blocking the event loop. */
+export async function beginImmediate(conn: SqliteConnection): Promise<void> {
+  await waitForTheLock(conn, () => conn.exec('BEGIN IMMEDIATE'));
 }
 
 /** Statements worth keeping: the repositories' queries. DDL, PRAGMA and transaction control are not. */
@@ -123,7 +172,8 @@ export class ImmediateSqliteClient extends BetterSqlite3Client {
       obj.response = statement.all(bindings);
       return obj;
     }
-    const response = statement.run(bindings);
+    // Outside a transaction a write takes the lock itself; inside one, BEGIN IMMEDIATE already has it.
+    const response = connection.inTransaction ? statement.run(bindings) : await waitForTheLock(connection, () => statement.run(bindings));
     obj.response = response;
     obj.context = { lastID: response.lastInsertRowid, changes: response.changes };
     return obj;

@@ -2,7 +2,9 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { knex } from 'knex';
+import { beginImmediate } from './immediate-sqlite-client';
 import { openStore } from './store';
 import { describeStoreContract, expectRmsError } from './testing/describe-store-contract';
 
@@ -86,6 +88,76 @@ describe('sqlite specifics', () => {
       expect(fs.existsSync(path.join(dir, 'rel', 'rms.db'))).toBe(true);
     } finally {
       process.chdir(cwd);
+    }
+  });
+
+  test('a transaction or a write waits for another connection\'s write lock without stopping the event loop', async () => {
+    const file = path.join(dir, 'lock-wait', 'rms.db');
+    const store = await openStore(`sqlite:${file}`, { migrate: true });
+    // Another connection (as another server process would) holds the write lock.
+    const holder = new Database(file);
+    try {
+      holder.exec('BEGIN IMMEDIATE');
+      let settled = false;
+      const waiting = store
+        .transaction(async (tx) => {
+          await tx.settings.set('after-the-lock', 1);
+          await tx.issued.recordMany([]);
+        })
+        .finally(() => {
+          settled = true;
+        });
+      // Timers keep firing while it waits: SQLite's busy handler would have held this thread
+      // (and so the holder, in this test) until the busy timeout, and then failed.
+      for (let i = 0; i < 10; i++) await new Promise((r) => setTimeout(r, 5));
+      expect(settled).toBe(false);
+      holder.exec('COMMIT');
+      await waiting;
+      expect(await store.settings.get('after-the-lock')).toBe(1);
+
+      // A write outside a transaction (one INSERT) waits the same way.
+      holder.exec('BEGIN IMMEDIATE');
+      let written = false;
+      const write = store.requestLog
+        .appendMany([{ at: new Date(), operation: 'Certify', endpoint: '/certification', result: 'ok', durationMs: 1, requestId: 'while-locked' }])
+        .finally(() => {
+          written = true;
+        });
+      for (let i = 0; i < 10; i++) await new Promise((r) => setTimeout(r, 5));
+      expect(written).toBe(false);
+      holder.exec('COMMIT');
+      expect(await write).toBe(1);
+      expect(await store.requestLog.existingRequestIds(['while-locked'])).toEqual(new Set(['while-locked']));
+
+      // Straight on a connection: it begins once the lock is free and keeps its busy timeout.
+      const waiter = new Database(file);
+      try {
+        waiter.pragma('busy_timeout = 4321');
+        holder.exec('BEGIN IMMEDIATE');
+        let begun = false;
+        const begin = beginImmediate(waiter).then(() => {
+          begun = true;
+        });
+        for (let i = 0; i < 5; i++) await new Promise((r) => setTimeout(r, 5));
+        expect(begun).toBe(false);
+        holder.exec('ROLLBACK');
+        await begin;
+        expect(waiter.inTransaction).toBe(true);
+        waiter.exec('ROLLBACK');
+        expect(waiter.pragma('busy_timeout', { simple: true })).toBe(4321);
+
+        // The lock never comes within the busy timeout: SQLITE_BUSY, as before.
+        waiter.pragma('busy_timeout = 30');
+        holder.exec('BEGIN IMMEDIATE');
+        await expect(beginImmediate(waiter)).rejects.toMatchObject({ code: 'SQLITE_BUSY' });
+        expect(waiter.pragma('busy_timeout', { simple: true })).toBe(30);
+        holder.exec('ROLLBACK');
+      } finally {
+        waiter.close();
+      }
+    } finally {
+      holder.close();
+      await store.close();
     }
   });
 

@@ -359,6 +359,47 @@ export function describeStoreContract(label: string, createTarget: () => Promise
       await expectRmsError(store.issued.record({ ...past, id: newId(), clusterId: newId() }), 'NotFound');
     });
 
+    test('issued: recordMany writes all rows or none, across several statements too', async () => {
+      const cid = await provisioned();
+      const rec = () => ({
+        id: newId(),
+        clusterId: cid,
+        kind: 'RAC' as const,
+        subject: 'many@contoso.test',
+        documentGuid: `{${newId()}}`,
+        issuedAt: at('2020-01-01T00:00:00.000Z'),
+        validUntil: at('2030-01-01T00:00:00.000Z'),
+        documentSha256: 'e'.repeat(64),
+      });
+      const before = await store.issued.count({ clusterId: cid, kind: 'RAC' });
+      await store.issued.recordMany([]);
+      // More rows than one statement may carry: several statements, one transaction.
+      const many = Array.from({ length: 500 }, rec);
+      await store.issued.recordMany(many);
+      expect(await store.issued.count({ clusterId: cid, kind: 'RAC' })).toBe(before + 500);
+      expect((await store.issued.find(many[499]!.id))?.subject).toBe('many@contoso.test');
+
+      // One row already there: nothing of the batch is written, in one statement or several.
+      const fresh = Array.from({ length: 3 }, rec);
+      await expectRmsError(store.issued.recordMany([...fresh, many[0]!]), 'AlreadyExists');
+      const freshMany = Array.from({ length: 300 }, rec);
+      await expectRmsError(store.issued.recordMany([...freshMany, many[1]!]), 'AlreadyExists');
+      await expectRmsError(store.issued.recordMany([rec(), { ...rec(), clusterId: newId() }]), 'NotFound');
+      expect(await store.issued.count({ clusterId: cid, kind: 'RAC' })).toBe(before + 500);
+      expect(await store.issued.find(fresh[0]!.id)).toBeUndefined();
+      expect(await store.issued.find(freshMany[0]!.id)).toBeUndefined();
+
+      // Inside a caller's transaction it is part of that transaction.
+      const inside = rec();
+      await expect(
+        store.transaction(async (tx) => {
+          await tx.issued.recordMany([inside]);
+          throw new Error('undo');
+        }),
+      ).rejects.toThrow('undo');
+      expect(await store.issued.find(inside.id)).toBeUndefined();
+    });
+
     test('principals: users and groups, names unique and found ignoring case', async () => {
       const alice = await store.principals.createUser({
         id: newId(),
