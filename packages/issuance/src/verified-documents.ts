@@ -23,12 +23,16 @@ export interface VerifiedDocumentStats {
 export interface VerifiedDocumentsOptions {
   /** Entries kept (least recently used first out); default 10,000. */
   maxEntries?: number;
-  /** Bound on the documents' total size (UTF-16 code units, counted twice for what was read from them); default 64 Mi. */
+  /**
+   * Bound on the documents' total size (UTF-16 code units, counted twice for what was read from them);
+   * default 16 Mi: a few thousand certificates, or about 800 publishing licences of 10 KB, which keeps
+   * a worker under 300 MB of memory when every request brings a PL it has not seen (docs/performance.md).
+   */
   maxSize?: number;
 }
 
 export const DEFAULT_VERIFIED_DOCUMENT_ENTRIES = 10_000;
-const DEFAULT_MAX_SIZE = 64 * 1024 * 1024;
+const DEFAULT_MAX_SIZE = 16 * 1024 * 1024;
 /** Recent digests: a request looks the same string up, then remembers it, often twice. */
 const RECENT_DIGESTS = 64;
 
