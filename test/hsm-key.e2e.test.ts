@@ -5,7 +5,7 @@
  * (wrong PIN, missing token or module) before any port is opened. docs/adr/0016-pkcs11-key-protection.md.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import path from 'node:path';
 import { ClusterClient } from '@openrms/soap';
@@ -14,30 +14,16 @@ import { sqliteDatabase, tempDir, type TestDatabase } from './support/databases'
 import { background, type Background, REPO } from './support/processes';
 import { freePort } from './support/root-cluster';
 import { createSoftHsmToken, type SoftHsmToken } from './support/softhsm';
+import { ensureBuilt } from './support/member-processes';
 
 const SERVER = path.join(REPO, 'apps/server/dist/main.js');
 const RMSCTL = path.join(REPO, 'apps/cli/dist/main.js');
 const RMS = path.join(REPO, 'apps/rms/dist/main.js');
 const BUILT = [SERVER, RMSCTL, RMS];
 
-function newestSource(dir: string): number {
-  let newest = 0;
-  for (const name of readdirSync(dir)) {
-    if (name === 'node_modules' || name === 'dist') continue;
-    const p = path.join(dir, name);
-    const s = statSync(p);
-    if (s.isDirectory()) newest = Math.max(newest, newestSource(p));
-    else if (name.endsWith('.ts') && !name.endsWith('.test.ts')) newest = Math.max(newest, s.mtimeMs);
-  }
-  return newest;
-}
-
 /** Builds when a bundle is missing or older than its sources, one build at a time on this machine. */
-function ensureBuilt(): void {
-  const sources = Math.max(newestSource(path.join(REPO, 'apps')), newestSource(path.join(REPO, 'packages')));
-  if (!BUILT.some((f) => !existsSync(f) || statSync(f).mtimeMs < sources)) return;
-  const r = spawnSync('flock', ['/tmp/build.lock', 'pnpm', 'build', '--output-logs=errors-only'], { cwd: REPO, encoding: 'utf8', timeout: 600_000, env: { ...process.env, TURBO_TELEMETRY_DISABLED: '1' } });
-  if (r.status !== 0) throw new Error(`pnpm build failed (${r.status ?? r.signal}):\n${r.stdout}\n${r.stderr}`);
+function ensureReleaseBuilt(): void {
+  ensureBuilt(BUILT);
 }
 
 function refusesConnections(port: number): Promise<boolean> {
@@ -73,7 +59,7 @@ describe('the cluster key in a PKCS#11 token (SoftHSM2), release build', () => {
   const admin = { authorization: `Basic ${Buffer.from(`admin:${SECRETS.ADMIN_PW}`).toString('base64')}` };
 
   beforeAll(async () => {
-    ensureBuilt();
+    ensureReleaseBuilt();
     token = createSoftHsmToken({ label: 'openrms-e2e' });
     db = sqliteDatabase();
     dir = tempDir('hsm-e2e');

@@ -1,10 +1,11 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { readFileSync, rmSync, statSync } from 'node:fs';
 import { connect } from 'node:net';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { tempDir } from './support/databases';
 import { background, type Background, REPO } from './support/processes';
+import { ensureBuilt, groupMembers } from './support/member-processes';
 
 /**
  * The release: the bundles `pnpm build` writes to apps/<app>/dist, run with plain `node` (no tsx),
@@ -16,47 +17,15 @@ const BUILT = [SERVER, path.join(REPO, 'apps/server/dist/start-embedded.js'), RM
 const SECRETS = { ADMIN_PW: 'release-admin-password-1', KEY_PW: 'release-key-password-1' };
 const ADMIN = { name: 'admin', password: SECRETS.ADMIN_PW };
 
-function newestSource(dir: string): number {
-  let newest = 0;
-  for (const name of readdirSync(dir)) {
-    if (name === 'node_modules' || name === 'dist') continue;
-    const p = path.join(dir, name);
-    const s = statSync(p);
-    if (s.isDirectory()) newest = Math.max(newest, newestSource(p));
-    else if (name.endsWith('.ts') && !name.endsWith('.test.ts')) newest = Math.max(newest, s.mtimeMs);
-  }
-  return newest;
-}
-
 /** Builds when a bundle is missing or older than a source it is made of (`scripts/dev.sh test` builds first). */
-function ensureBuilt(): void {
-  const sources = Math.max(newestSource(path.join(REPO, 'apps')), newestSource(path.join(REPO, 'packages')), statSync(path.join(REPO, 'scripts/build-app.ts')).mtimeMs);
-  const stale = BUILT.some((f) => !existsSync(f) || statSync(f).mtimeMs < sources);
-  if (!stale) return;
-  const r = spawnSync('pnpm', ['build'], { cwd: REPO, encoding: 'utf8', timeout: 240_000, env: { ...process.env, TURBO_TELEMETRY_DISABLED: '1' } });
-  if (r.status !== 0) throw new Error(`pnpm build failed (${r.status ?? r.signal}):\n${r.stdout}\n${r.stderr}`);
+function ensureReleaseBuilt(): void {
+  ensureBuilt(BUILT, [path.join(REPO, 'scripts/build-app.ts')]);
 }
 
 function node(file: string, args: string[], env: Record<string, string> = {}) {
   return spawnSync(process.execPath, [file, ...args], { cwd: REPO, encoding: 'utf8', timeout: 120_000, env: { ...process.env, RMS_LOG_LEVEL: 'warn', ...env } });
 }
 
-/** Pids of the process group (detached children lead their own group). */
-function groupMembers(pgid: number): number[] {
-  const out: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      // Fields after the command name (which may hold spaces): state ppid pgrp …
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(fields[2]) === pgid && fields[0] !== 'Z') out.push(Number(name));
-    } catch {
-      // Gone while we looked.
-    }
-  }
-  return out;
-}
 
 function refusesConnections(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -132,7 +101,7 @@ describe('the release build (plain node, no tsx)', () => {
   let database: string;
 
   beforeAll(() => {
-    ensureBuilt();
+    ensureReleaseBuilt();
     dir = tempDir('release');
     database = `sqlite:${path.join(dir, 'rms.db')}`;
     // The CLI bundle provisions the cluster the server bundle then serves.

@@ -29,12 +29,20 @@ function newestSource(dir: string): number {
   return newest;
 }
 
-/** Builds (one build at a time on the machine) when the server bundle is missing or older than its sources. */
-export function ensureServerBuilt(): void {
-  const sources = Math.max(newestSource(path.join(REPO, 'apps')), newestSource(path.join(REPO, 'packages')));
-  if (existsSync(BUILT_SERVER) && statSync(BUILT_SERVER).mtimeMs >= sources) return;
-  const r = spawnSync('flock', ['/tmp/build.lock', 'pnpm', 'build', '--output-logs=errors-only'], { cwd: REPO, encoding: 'utf8', timeout: 300_000, env: { ...process.env, TURBO_TELEMETRY_DISABLED: '1' } });
+/**
+ * Builds (one build at a time on the machine) when one of `bundles` is missing or older than a
+ * source of apps/ or packages/ (or one of `alsoSources`).
+ */
+export function ensureBuilt(bundles: string[], alsoSources: string[] = []): void {
+  const sources = Math.max(newestSource(path.join(REPO, 'apps')), newestSource(path.join(REPO, 'packages')), ...alsoSources.map((f) => statSync(f).mtimeMs));
+  if (!bundles.some((f) => !existsSync(f) || statSync(f).mtimeMs < sources)) return;
+  const r = spawnSync('flock', ['/tmp/build.lock', 'pnpm', 'build', '--output-logs=errors-only'], { cwd: REPO, encoding: 'utf8', timeout: 600_000, env: { ...process.env, TURBO_TELEMETRY_DISABLED: '1' } });
   if (r.status !== 0) throw new Error(`pnpm build failed (${r.status ?? r.signal}):\n${r.stdout}\n${r.stderr}`);
+}
+
+/** Builds when the server bundle is missing or older than its sources. */
+export function ensureServerBuilt(): void {
+  ensureBuilt([BUILT_SERVER]);
 }
 
 /** `node apps/server/dist/main.js` with these flags; key password and metrics token in its environment. */
@@ -44,20 +52,31 @@ export function builtMember(args: string[], env: Record<string, string> = {}): B
   });
 }
 
-/** Pids whose parent is `pid` (live ones). */
-export function childrenOf(pid: number): number[] {
+/** Live pids whose /proc stat field `field` (0 = state, 1 = ppid, 2 = pgrp) equals `value`. */
+function processesWhere(field: 1 | 2, value: number): number[] {
   const out: number[] = [];
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
     try {
+      // Fields after the command name (which may hold spaces): state ppid pgrp …
       const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(fields[1]) === pid && fields[0] !== 'Z') out.push(Number(name));
+      if (Number(fields[field]) === value && fields[0] !== 'Z') out.push(Number(name));
     } catch {
       // Gone while we looked.
     }
   }
   return out;
+}
+
+/** Pids whose parent is `pid` (live ones). */
+export function childrenOf(pid: number): number[] {
+  return processesWhere(1, pid);
+}
+
+/** Pids of the process group (detached children lead their own group). */
+export function groupMembers(pgid: number): number[] {
+  return processesWhere(2, pgid);
 }
 
 export function isAlive(pid: number): boolean {
