@@ -6,7 +6,6 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import path from 'node:path';
 import { ClusterClient } from '@openrms/soap';
 import { openStore } from '@openrms/store';
@@ -14,7 +13,7 @@ import { sqliteDatabase, tempDir, type TestDatabase } from './support/databases'
 import { background, type Background, REPO } from './support/processes';
 import { freePort } from './support/root-cluster';
 import { createSoftHsmToken, type SoftHsmToken } from './support/softhsm';
-import { ensureBuilt } from './support/member-processes';
+import { ensureBuilt, refusesConnections } from './support/member-processes';
 
 const SERVER = path.join(REPO, 'apps/server/dist/main.js');
 const RMSCTL = path.join(REPO, 'apps/cli/dist/main.js');
@@ -24,17 +23,6 @@ const BUILT = [SERVER, RMSCTL, RMS];
 /** Builds when a bundle is missing or older than its sources, one build at a time on this machine. */
 function ensureReleaseBuilt(): void {
   ensureBuilt(BUILT);
-}
-
-function refusesConnections(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect({ host: '127.0.0.1', port });
-    s.once('connect', () => {
-      s.destroy();
-      resolve(false);
-    });
-    s.once('error', () => resolve(true));
-  });
 }
 
 const SECRETS = { ADMIN_PW: 'hsm-admin-password-1', ALICE_PW: 'alice-password-1', BOB_PW: 'bob-password-1', CAROL_PW: 'carol-password-1', WRONG_PIN: 'not-the-pin' };

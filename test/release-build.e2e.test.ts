@@ -1,11 +1,10 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync, rmSync, statSync } from 'node:fs';
-import { connect } from 'node:net';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { tempDir } from './support/databases';
 import { background, type Background, REPO } from './support/processes';
-import { ensureBuilt, groupMembers } from './support/member-processes';
+import { ensureBuilt, groupMembers, startedRequest, refusesConnections } from './support/member-processes';
 
 /**
  * The release: the bundles `pnpm build` writes to apps/<app>/dist, run with plain `node` (no tsx),
@@ -27,17 +26,6 @@ function node(file: string, args: string[], env: Record<string, string> = {}) {
 }
 
 
-function refusesConnections(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect({ host: '127.0.0.1', port });
-    s.once('connect', () => {
-      s.destroy();
-      resolve(false);
-    });
-    s.once('error', () => resolve(true));
-  });
-}
-
 const GET_SERVER_INFO =
   '<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>' +
   '<GetServerInfo xmlns="http://microsoft.com/DRM/ServerService"><requests><ServerInfoRequest><Type>VersionInfo</Type></ServerInfoRequest></requests>' +
@@ -57,40 +45,12 @@ async function getServerInfo(base: string): Promise<{ status: number; text: stri
   return { status: r.status, text: await r.text() };
 }
 
-/**
- * A request the server has provably started on: the headers go with `Expect: 100-continue`, and
- * the promise resolves once the server has answered `100 Continue` (so it accepted the connection
- * and parsed the request); the body goes when `send` is called. `answer` resolves with the final
- * status line and what followed once the server closes the connection, or rejects when it closed
- * without answering.
- */
-function startedRequest(port: number): Promise<{ send(): void; answer: Promise<string> }> {
-  const body = Buffer.from(GET_SERVER_INFO);
-  const head =
-    `POST ${SERVER_INFO_PATH} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAuthorization: ${basic()}\r\nContent-Type: text/xml; charset=utf-8\r\n` +
-    `SOAPAction: "http://microsoft.com/DRM/ServerService/GetServerInfo"\r\nContent-Length: ${body.length}\r\nExpect: 100-continue\r\nConnection: keep-alive\r\n\r\n`;
-  return new Promise((resolve, reject) => {
-    const s = connect({ host: '127.0.0.1', port });
-    let got = '';
-    let continued = false;
-    const answer = new Promise<string>((ok, fail) => {
-      s.on('close', () => {
-        const final = got.replace(/^HTTP\/1\.1 100 Continue\r\n\r\n/, '');
-        if (final) ok(final);
-        else fail(new Error(`connection closed without an answer${continued ? ' after 100 Continue' : ''}`));
-      });
-      s.on('error', fail);
-    });
-    answer.catch(() => undefined);
-    s.on('data', (d) => {
-      got += d.toString();
-      if (!continued && /^HTTP\/1\.1 100 Continue\r\n\r\n/.test(got)) {
-        continued = true;
-        resolve({ send: () => s.write(body), answer });
-      }
-    });
-    s.once('error', reject);
-    s.once('connect', () => s.write(head));
+/** A GetServerInfo the server has provably started on (member-processes' startedRequest). */
+function startedServerInfo(port: number) {
+  return startedRequest(port, {
+    path: SERVER_INFO_PATH,
+    headers: [`Authorization: ${basic()}`, 'Content-Type: text/xml; charset=utf-8', 'SOAPAction: "http://microsoft.com/DRM/ServerService/GetServerInfo"', 'Connection: keep-alive'],
+    body: GET_SERVER_INFO,
   });
 }
 
@@ -144,8 +104,8 @@ describe('the release build (plain node, no tsx)', () => {
 
       // In flight when the signal comes (the server has parsed each one's headers): requests whose
       // bodies come only after the signal, and requests it is working on.
-      const late = await Promise.all([1, 2, 3, 4].map(() => startedRequest(port)));
-      const busy = await Promise.all(Array.from({ length: 8 }, () => startedRequest(port)));
+      const late = await Promise.all([1, 2, 3, 4].map(() => startedServerInfo(port)));
+      const busy = await Promise.all(Array.from({ length: 8 }, () => startedServerInfo(port)));
       for (const r of busy) r.send();
       const signalled = Date.now();
       server.child.kill('SIGTERM');

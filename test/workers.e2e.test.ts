@@ -1,4 +1,3 @@
-import { connect } from 'node:net';
 import { sqliteDatabase, tempDir, type TestDatabase } from './support/databases';
 import {
   basicAuth,
@@ -14,6 +13,8 @@ import {
   sample,
   scrape,
   send,
+  startedRequest,
+  refusesConnections,
 } from './support/member-processes';
 import type { Background } from './support/processes';
 import { freePort } from './support/root-cluster';
@@ -39,47 +40,12 @@ function servedBy(output: string): Record<string, number> {
   return out;
 }
 
-function refusesConnections(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect({ host: '127.0.0.1', port });
-    s.once('connect', () => {
-      s.destroy();
-      resolve(false);
-    });
-    s.once('error', () => resolve(true));
-  });
-}
-
-/** A request the server has provably started on (it answered `100 Continue`); its body goes on `send()`. */
-function startedRequest(port: number): Promise<{ send(): void; answer: Promise<string> }> {
-  const body = Buffer.from(
-    `<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><GetServerInfo xmlns="${SERVER_NS}"><requests><ServerInfoRequest><Type>VersionInfo</Type></ServerInfoRequest></requests></GetServerInfo></soap:Body></soap:Envelope>`,
-  );
-  const head =
-    `POST ${LICENSOR_PATH} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAuthorization: ${ADMIN}\r\nContent-Type: text/xml; charset=utf-8\r\n` +
-    `SOAPAction: "${SERVER_NS}/GetServerInfo"\r\nContent-Length: ${body.length}\r\nExpect: 100-continue\r\n\r\n`;
-  return new Promise((resolve, reject) => {
-    const s = connect({ host: '127.0.0.1', port });
-    let got = '';
-    let continued = false;
-    const answer = new Promise<string>((ok, fail) => {
-      s.on('close', () => {
-        const final = got.replace(/^HTTP\/1\.1 100 Continue\r\n\r\n/, '');
-        if (final) ok(final);
-        else fail(new Error(`closed without an answer${continued ? ' after 100 Continue' : ''}`));
-      });
-      s.on('error', fail);
-    });
-    answer.catch(() => undefined);
-    s.on('data', (d) => {
-      got += d.toString();
-      if (!continued && /^HTTP\/1\.1 100 Continue\r\n\r\n/.test(got)) {
-        continued = true;
-        resolve({ send: () => s.write(body), answer });
-      }
-    });
-    s.once('error', reject);
-    s.once('connect', () => s.write(head));
+/** A GetServerInfo the server has provably started on (member-processes' startedRequest). */
+function startedServerInfo(port: number) {
+  return startedRequest(port, {
+    path: LICENSOR_PATH,
+    headers: [`Authorization: ${ADMIN}`, 'Content-Type: text/xml; charset=utf-8', `SOAPAction: "${SERVER_NS}/GetServerInfo"`],
+    body: `<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><GetServerInfo xmlns="${SERVER_NS}"><requests><ServerInfoRequest><Type>VersionInfo</Type></ServerInfoRequest></requests></GetServerInfo></soap:Body></soap:Envelope>`,
   });
 }
 
@@ -159,7 +125,7 @@ describe('serve --workers 2 (built server: a supervisor and two serving processe
   it('SIGTERM: every worker stops accepting, answers the requests in flight, and the member exits 0', async () => {
     const { supervisor, workers } = await start(['--workers', '2']);
     // In flight when the signal comes: headers parsed (100 Continue), bodies only after it.
-    const inFlight = await Promise.all(Array.from({ length: 8 }, () => startedRequest(port)));
+    const inFlight = await Promise.all(Array.from({ length: 8 }, () => startedServerInfo(port)));
     supervisor.child.kill('SIGTERM');
     await supervisor.waitFor(/"msg":"shutting down"/);
     expect(await refusesConnections(port)).toBe(true);

@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
+import { connect } from 'node:net';
 import { parseProtectedFile, RmsClient } from '@openrms/client';
 import { parseGrantSpec } from '@openrms/domain';
 import { addPeople, KEY_PASSWORD, person, provisionRoot } from './clusters';
@@ -217,4 +218,51 @@ export async function provisionForLicences(db: TestDatabase, port: number): Prom
 
 export function acquireLicense(base: string, f: LicenceFixture): SentRequest {
   return soap(base, { path: '/_wmcs/licensing/license.asmx', action: `${LIC_NS}/AcquireLicense`, auth: basicAuth(f.bob.name, f.bob.password), body: f.licenseBody });
+}
+
+/**
+ * A request the server has provably started on: the head goes with `Expect: 100-continue`, and the
+ * promise resolves once the server has answered `100 Continue` (it accepted the connection and
+ * parsed the request); the body goes when `send` is called. `answer` resolves with the final status
+ * line and what followed once the server closes the connection, or rejects when it closed without
+ * answering. `headers` are the request's own header lines (no Host, Content-Length or Expect).
+ */
+export function startedRequest(port: number, o: { path: string; headers: string[]; body: string }): Promise<{ send(): void; answer: Promise<string> }> {
+  const body = Buffer.from(o.body);
+  const head = [`POST ${o.path} HTTP/1.1`, `Host: 127.0.0.1:${port}`, ...o.headers, `Content-Length: ${body.length}`, 'Expect: 100-continue', '', ''].join('\r\n');
+  return new Promise((resolve, reject) => {
+    const s = connect({ host: '127.0.0.1', port });
+    let got = '';
+    let continued = false;
+    const answer = new Promise<string>((ok, fail) => {
+      s.on('close', () => {
+        const final = got.replace(/^HTTP\/1\.1 100 Continue\r\n\r\n/, '');
+        if (final) ok(final);
+        else fail(new Error(`connection closed without an answer${continued ? ' after 100 Continue' : ''}`));
+      });
+      s.on('error', fail);
+    });
+    answer.catch(() => undefined);
+    s.on('data', (d) => {
+      got += d.toString();
+      if (!continued && /^HTTP\/1\.1 100 Continue\r\n\r\n/.test(got)) {
+        continued = true;
+        resolve({ send: () => s.write(body), answer });
+      }
+    });
+    s.once('error', reject);
+    s.once('connect', () => s.write(head));
+  });
+}
+
+/** True when nothing listens on the loopback port (the connection is refused). */
+export function refusesConnections(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect({ host: '127.0.0.1', port });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(false);
+    });
+    s.once('error', () => resolve(true));
+  });
 }
